@@ -1,0 +1,11 @@
+// The one header an embedding program needs.
+#pragma once
+
+#include "cuae/config.h"
+#include "cuae/dataset.h"
+#include "cuae/device.h"
+#include "cuae/error.h"
+#include "cuae/layout.h"
+#include "cuae/model.h"
+#include "cuae/model_config.h"
+#include "cuae/tensor.h"

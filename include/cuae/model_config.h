@@ -1,0 +1,59 @@
+// The plain configuration struct of an autoencoder. Defaults follow the classic Keras autoencoder:
+// Dense(64, relu) -> Dense(784, sigmoid), binary cross-entropy, Adam(1e-3), glorot_uniform.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cuae {
+
+enum class Activation { relu, sigmoid, tanh, linear, leaky_relu, gelu };
+enum class Loss { bce, mse };
+enum class Init { glorot_uniform, torch_default };
+enum class OptimizerKind { adam, sgd };
+
+struct OptimizerConfig {
+  OptimizerKind kind = OptimizerKind::adam;
+  float lr = 1e-3f;
+  float beta1 = 0.9f;  // Adam's first-moment decay; SGD's momentum when kind == sgd
+  float beta2 = 0.999f;
+  float eps = 1e-8f;
+  float weight_decay = 0.0f;
+  // AdamW: p *= 1 - lr * weight_decay before the Adam step, instead of adding wd * p to the gradient.
+  bool decoupled_weight_decay = false;
+  // Keras/paper "epsilon hat": p -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps).
+  bool epsilon_hat = false;
+};
+
+struct ModelConfig {
+  // Encoder widths from the input to the code, e.g. {784, 64}. The decoder mirrors them.
+  std::vector<int64_t> layers{784, 64};
+  Activation hidden_activation = Activation::relu;   // every layer but the last decoder layer
+  Activation output_activation = Activation::sigmoid;  // sigmoid or linear
+  float leaky_relu_slope = 0.01f;                      // as torch.nn.LeakyReLU
+  Loss loss = Loss::bce;
+  OptimizerConfig optimizer;
+  Init init = Init::glorot_uniform;
+  uint64_t seed = 0;
+
+  // Throws cuae::Error naming the first invalid field.
+  void validate() const;
+};
+
+std::string_view to_string(Activation);
+std::string_view to_string(Loss);
+std::string_view to_string(Init);
+std::string_view to_string(OptimizerKind);
+// Parsers throw cuae::Error listing the accepted names.
+Activation parse_activation(std::string_view);
+Loss parse_loss(std::string_view);
+Init parse_init(std::string_view);
+OptimizerKind parse_optimizer(std::string_view);
+
+// JSON form, used by --config files and checkpoint metadata. Unknown keys are an error.
+std::string to_json(const ModelConfig&);
+ModelConfig model_config_from_json(std::string_view json, std::string_view source_name = "config");
+
+}  // namespace cuae

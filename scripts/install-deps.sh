@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs everything cuae needs to build, test and run its main job, from Debian's packages.
+# The CUDA toolkit is expected under /usr/local/cuda (it is on the project's machines); without it
+# the CPU-only build is used.
+set -euo pipefail
+packages=(
+  build-essential cmake ninja-build pkg-config
+  libopenblas-openmp-dev      # CPU GEMMs; the OpenMP build shares one thread pool with our OpenMP code
+  libgtest-dev libgmock-dev googletest
+  libbenchmark-dev
+  libboost-context-dev        # fibers for the host SIMT emulation of CUDA kernels
+  libcli11-dev nlohmann-json3-dev libfmt-dev libstb-dev zlib1g-dev
+  dataset-fashion-mnist       # the real data set the main job trains on
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo_cmd apt-get update -qq
+  $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
