@@ -35,6 +35,7 @@ struct DenseForwardParams {
   int k = 0;
   Act act = Act::linear;
   float slope = 0.01f;          // leaky_relu
+  int tile = 0;                 // block tile: 0 picks by problem size; 64 or 128 forces one (tests, benchmarks)
 };
 void dense_forward(const DenseForwardParams& p, cudaStream_t stream);
 
@@ -69,7 +70,10 @@ struct LossParams {
   LossKind loss = LossKind::bce;
   Act out_act = Act::sigmoid;  // sigmoid or linear; bce requires sigmoid
   float* partials = nullptr;
-  float* loss_out = nullptr;   // one float, device memory
+  float* loss_out = nullptr;   // device memory
+  // When set, the loss goes to loss_out[*loss_index] instead of loss_out[0], so a captured graph
+  // can record one loss per batch without host involvement (e.g. &OptimizerStepState::batch).
+  const int64_t* loss_index = nullptr;
 };
 int64_t loss_partials_size(int64_t count);
 void loss_forward_backward(const LossParams& p, cudaStream_t stream);
@@ -107,6 +111,9 @@ void bias_grad(const BiasGradParams& p, cudaStream_t stream);
 // PyTorch does on the host; the update kernel reads them.
 struct OptimizerStepState {
   int64_t step = 0;          // t, after this step's increment
+  // Batch index within the epoch. The gather and loss kernels of a step read it; optimizer_begin,
+  // which runs after them in stream order, advances it. The host resets it at each epoch start.
+  int64_t batch = 0;
   double step_size = 0;      // Adam: lr / (1 - beta1^t); Keras epsilon-hat: lr · sqrt(1-beta2^t) / (1-beta1^t)
   double bias_correction2_sqrt = 1;  // sqrt(1 - beta2^t)
 };

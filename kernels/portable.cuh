@@ -6,3 +6,13 @@
 #else
 #define CUAE_HOST_DEVICE
 #endif
+
+// Dynamic shared memory, declared inside a kernel body: CUAE_DYNAMIC_SHARED(float, tile);
+// One byte array under the hood, because two kernels of one file declaring `extern __shared__`
+// arrays of different types with the same name do not compile. The host SIMT emulation defines the
+// same macro in its cuda_runtime.h (a pointer to the block's poisoned buffer).
+#if defined(__CUDACC__) && !defined(CUAE_SIMT_EMULATION)
+#define CUAE_DYNAMIC_SHARED(type, name)                                  \
+  extern __shared__ __align__(16) unsigned char cuae_dynamic_shared_[]; \
+  type* const name = reinterpret_cast<type*>(cuae_dynamic_shared_)
+#endif
