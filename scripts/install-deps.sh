@@ -11,6 +11,7 @@ packages=(
   libboost-context-dev        # fibers for the host SIMT emulation of CUDA kernels
   libcli11-dev nlohmann-json3-dev libfmt-dev libstb-dev zlib1g-dev
   dataset-fashion-mnist       # the real data set the main job trains on
+  clang-14 libclang-rt-14-dev # libFuzzer + ASan/UBSan runtimes for scripts/fuzz.sh
 )
 missing=()
 for p in "${packages[@]}"; do

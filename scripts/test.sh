@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, builds (CUDA backend too when nvcc exists), runs
 # every test through ctest, then rebuilds the CPU and emulated-kernel tests under AddressSanitizer +
-# UndefinedBehaviorSanitizer and runs them. Real-GPU tests skip with a reason where there is no GPU.
+# UndefinedBehaviorSanitizer and runs them, and finally fuzzes every file parser (scripts/fuzz.sh).
+# Real-GPU tests skip with a reason where there is no GPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -16,3 +17,6 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCUAE_SANIT
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j"$jobs" --timeout 900 -LE no_sanitizer
+
+# Fuzz every parser (tests/fuzz) for 60 s per target, two at a time: about 3 minutes plus the build.
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <vector>
 
 #include "cuae/dataset.h"
 #include "cuae/device.h"
@@ -32,6 +33,18 @@ struct EpochResult {
   int64_t samples = 0;
   int64_t steps = 0;
   bool stopped = false;  // plan.stop was set; the epoch ended after a whole step
+};
+
+// Timings of training steps on one batch, for `cuae bench` and the benchmarks (src/profile.h).
+// Seconds per measured step; the phase vectors are empty when a backend cannot split a step.
+struct StepProfile {
+  std::vector<double> step;       // whole steps, run exactly as train_step/train_epoch run them
+  std::vector<double> forward;    // phase breakdown, per step (CUDA: measured eagerly, graphs off)
+  std::vector<double> loss;
+  std::vector<double> backward;
+  std::vector<double> optimizer;
+  float last_loss = 0;            // mean loss of the last measured step
+  int64_t steps_trained = 0;      // optimizer steps taken by the call, warm-up and phase runs included
 };
 
 // Reports the running mean loss after `steps_done` steps of the epoch.
@@ -59,6 +72,10 @@ class Backend {
   virtual EpochResult train_epoch(const Dataset& data, const EpochPlan& plan, const ProgressFn& progress) = 0;
   // Sum of the per-element loss over a whole data set.
   virtual double dataset_loss_sum(const Dataset& data, int64_t batch_size);
+  // Runs `warmup` untimed steps, then `steps` timed steps, all on `batch` (copied to the device
+  // once). Trains the parameters like train_step. The default (src/profile.cpp) times whole
+  // train_step calls with a steady clock and leaves the phases empty.
+  virtual StepProfile profile_steps(MatrixView batch, int warmup, int steps);
 };
 
 std::unique_ptr<Backend> make_cpu_backend(const ModelConfig& config, const ParameterLayout& layout,

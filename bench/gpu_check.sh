@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Runs every GPU test on a machine with an NVIDIA GPU and writes logs and a summary into OUTDIR.
+#
+#   bench/gpu_check.sh OUTDIR
+#
+# Two ways to get binaries:
+#   - a bundle made elsewhere by bench/gpu_bundle.sh (out/gpu-bundle, or $CUAE_GPU_BUNDLE): used when
+#     present, because GPU machines usually lack our Debian dev packages (GTest, OpenBLAS, ...);
+#   - otherwise a fresh Release build for sm_90 here (needs those packages), then `ctest -R Gpu`.
+# Budget: under 8 minutes on one H200 (each step has its own timeout).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${1:?usage: bench/gpu_check.sh OUTDIR}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+summary="$out/summary.txt"
+: > "$summary"
+note() { echo "$*" | tee -a "$summary"; }
+
+note "cuae gpu_check $(date -u +%FT%TZ) on $(hostname)"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$out/nvidia-smi.txt" 2>&1
+note "gpu: $(head -n1 "$out/nvidia-smi.txt")"
+note "nvcc: $(/usr/local/cuda/bin/nvcc --version 2>/dev/null | tail -1)"
+
+status=0
+bundle=${CUAE_GPU_BUNDLE:-out/gpu-bundle}
+if [ -x "$bundle/bin/cuae" ]; then
+  note "binaries: bundle $bundle ($(head -n1 "$bundle/README" 2>/dev/null))"
+  export LD_LIBRARY_PATH="$(cd "$bundle/lib" && pwd):/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+  for exe in "$bundle"/bin/cuae_gpu_*_tests; do
+    [ -x "$exe" ] || continue
+    name=$(basename "$exe")
+    timeout 240 "$exe" --gtest_output="xml:$out/$name.xml" > "$out/$name.log" 2>&1
+    rc=$?
+    [ $rc -ne 0 ] && status=1
+    note "$name: rc=$rc, $(grep -E '^\[  (PASSED|FAILED|SKIPPED) *\] [0-9]+ tests?' "$out/$name.log" | sed 's/, listed below://' | tr '\n' ' ')"
+  done
+  cli="$bundle/bin/cuae"
+else
+  build=build-gpu-check
+  rm -rf "$build"
+  note "binaries: fresh build in $build"
+  if ! timeout 330 bash -c "cmake -S . -B $build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 \
+        -DCUAE_BUILD_BENCH=OFF -DCMAKE_CUDA20_STANDARD_COMPILE_OPTION=-std=c++20 \
+        -DCMAKE_CUDA20_EXTENSION_COMPILE_OPTION=-std=c++20 && cmake --build $build -j$(nproc)" \
+        > "$out/build.log" 2>&1; then
+    note "build: FAILED (see build.log; no bundle either: run bench/gpu_bundle.sh where the deps are)"
+    tail -n 20 "$out/build.log" >> "$summary"
+    exit 1
+  fi
+  timeout 240 ctest --test-dir "$build" -R Gpu --output-on-failure --output-junit "$out/ctest.xml" \
+    > "$out/ctest.log" 2>&1 || status=1
+  note "ctest -R Gpu: $(grep -E 'tests passed|tests failed' "$out/ctest.log" | tail -n1)"
+  cli="$build/src/cuae"
+fi
+
+# End to end: the CLI trains on the GPU (structured synthetic data, so no data files are needed).
+timeout 30 "$cli" info > "$out/cuae-info.log" 2>&1 || status=1
+timeout 90 "$cli" train --data structured:60000,784,16 --layers 784,64 --epochs 2 --batch 256 --device cuda \
+  --out "$out/model.safetensors" > "$out/cuae-train.log" 2>&1 || status=1
+note "cuae train on cuda: $(tail -n 2 "$out/cuae-train.log" | tr '\n' ' ')"
+# Throughput (issue 6): `cuae bench` on the classic and wide models with every forward implementation,
+# then the PyTorch comparison on the same GPU when a CUDA build of PyTorch is installed. About 2 minutes.
+for shape in "classic 784,64 256 300" "wide 1024,1024 4096 100"; do
+  read -r name layers batch steps <<< "$shape"
+  timeout 60 "$cli" bench --device cuda --layers "$layers" --batch "$batch" --steps "$steps" --warmup 20 \
+    --forward all --json "$out/bench-$name.json" > "$out/bench-$name.log" 2>&1 || status=1
+  note "cuae bench $name: $(grep -E 'throughput' "$out/bench-$name.log" | head -n1 | sed 's/^ *//')"
+done
+if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2> /dev/null; then
+  timeout 150 python3 bench/compare_pytorch.py --cuae "$cli" --device cuda --shapes classic,wide --steps 200 \
+    --json "$out/compare-pytorch.json" > "$out/compare-pytorch.log" 2>&1 || status=1
+  note "compare_pytorch.py (cuda):"
+  tail -n 4 "$out/compare-pytorch.log" | tee -a "$summary"
+else
+  note "compare_pytorch.py: skipped (no CUDA build of PyTorch here)"
+fi
+for exe in "${bundle}"/bin/gpu_*_bench build-gpu-check/bench/gpu_*_bench; do
+  [ -x "$exe" ] || continue
+  timeout 60 "$exe" --benchmark_min_time=0.05 --benchmark_out="$out/$(basename "$exe").json" \
+    --benchmark_out_format=json > "$out/$(basename "$exe").log" 2>&1
+  rc=$?
+  [ $rc -ne 0 ] && status=1
+  note "$(basename "$exe"): rc=$rc"
+done
+note "result: $([ $status -eq 0 ] && echo PASS || echo FAIL)"
+exit $status

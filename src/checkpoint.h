@@ -1,0 +1,36 @@
+// Checkpoints as safetensors files (https://github.com/huggingface/safetensors):
+//   u64 little-endian header length N | N bytes of JSON (padded with spaces to 8 bytes) | tensor data.
+// Tensors are F32, named like a PyTorch module holding `encoder` and `decoder` nn.ModuleLists of
+// nn.Linear: encoder.{i}.weight [out, in], encoder.{i}.bias [out], decoder.{i}.*. Optimizer state is
+// stored as optimizer.m.<name> and optimizer.v.<name>. "__metadata__" holds the config as JSON
+// ("cuae.config"), the optimizer step, the completed epochs and the cuae version. A file saved by
+// PyTorch has no cuae metadata: the layer widths come from the weight shapes, the rest is default.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <span>
+
+#include "cuae/layout.h"
+#include "cuae/model.h"
+#include "cuae/model_config.h"
+
+namespace cuae {
+
+struct Checkpoint {
+  ModelConfig config;
+  std::vector<float> parameters;  // flat, in make_layout(config)'s order, padding 0
+  bool has_optimizer_state = false;
+  OptimizerState optimizer;       // m and v flat like parameters (v empty for SGD)
+  int64_t epochs = 0;             // completed epochs, so a resumed fit continues the shuffle sequence
+};
+
+// Written atomically (temporary file, fsync, rename). Empty m/v are left out.
+void write_checkpoint(const std::filesystem::path& path, const ModelConfig& config, const ParameterLayout& layout,
+                      std::span<const float> parameters, const OptimizerState& optimizer, int64_t epochs);
+
+// Validates the header completely (length, JSON, dtypes, shapes against the config, offsets) before
+// reading any tensor. Throws cuae::IoError naming the file and the field.
+Checkpoint read_checkpoint(const std::filesystem::path& path);
+
+}  // namespace cuae

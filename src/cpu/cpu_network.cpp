@@ -1,0 +1,209 @@
+// CpuNetwork<T>: see cpu_network.h. OpenMP parallelises the elementwise passes over rows (or over
+// column blocks for bias gradients), always with a static partition and per-row or per-column
+// results combined in a fixed order, so the output does not depend on the thread count.
+#include "cpu/cpu_network.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <string>
+
+#include "cpu/elementwise.h"
+#include "cpu/gemm.h"
+#include "cuae/error.h"
+
+namespace cuae::cpu {
+
+namespace {
+
+// The loss rows dominate the elementwise work (one exp and one log1p per output element): float
+// gets vector-width clones, double (tests only) the plain template.
+CUAE_VECTOR_CLONES float loss_row(Loss loss, const float* z, const float* b, const float* x, float* dz, float scale,
+                                  int64_t n, Activation out_act) {
+  return loss == Loss::bce ? bce_row(z, b, x, dz, scale, n) : mse_row(z, b, x, dz, scale, n, out_act);
+}
+double loss_row(Loss loss, const double* z, const double* b, const double* x, double* dz, double scale, int64_t n,
+                Activation out_act) {
+  return loss == Loss::bce ? bce_row(z, b, x, dz, scale, n) : mse_row(z, b, x, dz, scale, n, out_act);
+}
+
+// forward() and loss_sum() take any number of rows; they run in chunks of at most this many (or the
+// training batch, if larger) so that their workspaces stay small.
+constexpr int64_t kChunkRows = 1024;
+}  // namespace
+
+template <typename T>
+CpuNetwork<T>::CpuNetwork(const ModelConfig& config, const ParameterLayout& layout, int threads)
+    : layout_(layout),
+      loss_(config.loss),
+      slope_(static_cast<T>(config.leaky_relu_slope)),
+      threads_(std::max(threads, 1)),
+      params_(static_cast<size_t>(layout.total_floats), T(0)),
+      grad_(static_cast<size_t>(layout.total_floats), T(0)),
+      act_(layout.layers.size()),
+      pre_(layout.layers.size()) {
+  if (layout_.layers.empty()) throw Error("cpu backend: the parameter layout has no layers");
+  const Activation out_act = layout_.layers.back().activation;
+  if (out_act != Activation::sigmoid && out_act != Activation::linear)
+    throw Error("cpu backend: output activation " + std::string(to_string(out_act)) +
+                " is not supported (sigmoid or linear)");
+  if (loss_ == Loss::bce && out_act != Activation::sigmoid)
+    throw Error("cpu backend: BCE needs a sigmoid output layer, got " + std::string(to_string(out_act)));
+}
+
+template <typename T>
+void CpuNetwork<T>::reserve_rows(int64_t rows) {
+  if (rows <= capacity_rows_) return;
+  int64_t widest_input = 0;
+  for (size_t l = 0; l < layout_.layers.size(); ++l) {
+    const LayerLayout& layer = layout_.layers[l];
+    act_[l].resize(static_cast<size_t>(rows * layer.out));
+    if (l + 1 < layout_.layers.size() && needs_pre_activation(layer.activation, static_cast<float>(slope_)))
+      pre_[l].resize(static_cast<size_t>(rows * layer.out));
+    if (l > 0) widest_input = std::max(widest_input, layer.in);
+  }
+  scratch_.resize(static_cast<size_t>(rows * widest_input));
+  row_loss_.resize(static_cast<size_t>(rows));
+  capacity_rows_ = rows;
+}
+
+template <typename T>
+void CpuNetwork<T>::run_layers(const T* in, int64_t rows, int first, int last, T* last_out, bool logits_only,
+                               bool keep_pre) {
+  const T* a = in;
+  for (int l = first; l < last; ++l) {
+    const LayerLayout& layer = layout_.layers[static_cast<size_t>(l)];
+    const bool is_last = l == last - 1;
+    T* y = is_last ? last_out : act_[static_cast<size_t>(l)].data();
+    gemm(Trans::no, Trans::yes, rows, layer.out, layer.in, T(1), a, layer.in, weights(l), layer.in, T(0), y, layer.out);
+    if (!(is_last && logits_only)) {
+      T* pre = keep_pre && !pre_[static_cast<size_t>(l)].empty() ? pre_[static_cast<size_t>(l)].data() : nullptr;
+      const T* b = bias(l);
+      const int64_t n = layer.out;
+#pragma omp parallel for schedule(static) num_threads(threads_)
+      for (int64_t r = 0; r < rows; ++r) bias_act_row(y + r * n, pre ? pre + r * n : nullptr, b, n, layer.activation, slope_);
+    }
+    a = y;
+  }
+}
+
+template <typename T>
+double CpuNetwork<T>::output_loss(const T* x, int64_t rows, T* dz) {
+  const LayerLayout& layer = layout_.layers.back();
+  const int64_t n = layer.out;
+  const T* z = act_.back().data();
+  const T* b = bias(layer_count() - 1);
+  const T scale = T(1) / static_cast<T>(static_cast<double>(rows) * static_cast<double>(n));
+  double* row_loss = row_loss_.data();
+#pragma omp parallel for schedule(static) num_threads(threads_)
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t o = r * n;
+    row_loss[r] = loss_row(loss_, z + o, b, x + o, dz ? dz + o : nullptr, scale, n, layer.activation);
+  }
+  double sum = 0;
+  for (int64_t r = 0; r < rows; ++r) sum += row_loss[r];
+  return sum;
+}
+
+template <typename T>
+void CpuNetwork<T>::column_sums(const T* dz, int64_t rows, int64_t cols, T* out) const {
+  // Each thread owns a contiguous range of 16-column blocks and adds the rows in order, so every
+  // column's sum has the same rounding whatever the thread count.
+  constexpr int64_t kBlock = 16;
+  const int64_t blocks = (cols + kBlock - 1) / kBlock;
+#pragma omp parallel num_threads(threads_)
+  {
+    const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int64_t c0 = std::min(cols, blocks * t / nt * kBlock);
+    const int64_t c1 = std::min(cols, blocks * (t + 1) / nt * kBlock);
+    if (c1 > c0) {
+      T* acc = out + c0;
+      std::fill(acc, acc + (c1 - c0), T(0));
+      for (int64_t r = 0; r < rows; ++r) {
+        const T* row = dz + r * cols + c0;
+#pragma omp simd
+        for (int64_t j = 0; j < c1 - c0; ++j) acc[j] += row[j];
+      }
+    }
+  }
+}
+
+template <typename T>
+double CpuNetwork<T>::forward_backward(const T* x, int64_t rows) {
+  train_forward(x, rows);
+  const double loss = train_loss(x, rows);
+  train_backward(x, rows);
+  return loss;
+}
+
+template <typename T>
+void CpuNetwork<T>::train_forward(const T* x, int64_t rows) {
+  reserve_rows(rows);
+  run_layers(x, rows, 0, layer_count(), act_.back().data(), /*logits_only=*/true, /*keep_pre=*/true);
+}
+
+template <typename T>
+double CpuNetwork<T>::train_loss(const T* x, int64_t rows) {
+  return output_loss(x, rows, act_.back().data());  // dZ overwrites the logits in place
+}
+
+template <typename T>
+void CpuNetwork<T>::train_backward(const T* x, int64_t rows) {
+  const int last = layer_count();
+  T* dz = act_.back().data();
+  T* grad = grad_.data();
+  for (int l = last - 1; l >= 0; --l) {
+    const LayerLayout& layer = layout_.layers[static_cast<size_t>(l)];
+    const T* a = l == 0 ? x : act_[static_cast<size_t>(l) - 1].data();
+    gemm(Trans::yes, Trans::no, layer.out, layer.in, rows, T(1), dz, layer.out, a, layer.in, T(0),
+         grad + layer.weight_offset, layer.in);
+    column_sums(dz, rows, layer.out, grad + layer.bias_offset);
+    if (l == 0) break;  // nobody needs dX
+    T* da = scratch_.data();
+    gemm(Trans::no, Trans::no, rows, layer.in, layer.out, T(1), dz, layer.out, weights(l), layer.in, T(0), da, layer.in);
+    // dZ of the layer below, written over its output (consumed just above by the dW GEMM).
+    const size_t below = static_cast<size_t>(l) - 1;
+    T* y = act_[below].data();
+    const T* pre = pre_[below].empty() ? nullptr : pre_[below].data();
+    const Activation act = layout_.layers[below].activation;
+    const int64_t n = layer.in;
+#pragma omp parallel for schedule(static) num_threads(threads_)
+    for (int64_t r = 0; r < rows; ++r)
+      act_backward_row(da + r * n, y + r * n, y + r * n, pre ? pre + r * n : nullptr, n, act, slope_);
+    dz = y;
+  }
+}
+
+template <typename T>
+double CpuNetwork<T>::loss_sum(const T* x, int64_t rows) {
+  const int64_t chunk = std::max(capacity_rows_, std::min(rows, kChunkRows));
+  reserve_rows(chunk);
+  const int64_t d = input_dim();
+  double sum = 0;
+  for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+    const int64_t n = std::min(chunk, rows - r0);
+    run_layers(x + r0 * d, n, 0, layer_count(), act_.back().data(), /*logits_only=*/true, /*keep_pre=*/false);
+    sum += output_loss(x + r0 * d, n, nullptr);
+  }
+  return sum;
+}
+
+template <typename T>
+void CpuNetwork<T>::forward(const T* in, int64_t rows, int first, int last, T* out) {
+  if (first < 0 || last > layer_count() || first >= last)
+    throw Error("forward: layer range [" + std::to_string(first) + ", " + std::to_string(last) +
+                ") is not within the model's " + std::to_string(layer_count()) + " layers");
+  const int64_t chunk = std::max(capacity_rows_, std::min(rows, kChunkRows));
+  reserve_rows(chunk);
+  const int64_t in_dim = layout_.layers[static_cast<size_t>(first)].in;
+  const int64_t out_dim = layout_.layers[static_cast<size_t>(last) - 1].out;
+  for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+    const int64_t n = std::min(chunk, rows - r0);
+    run_layers(in + r0 * in_dim, n, first, last, out + r0 * out_dim, /*logits_only=*/false, /*keep_pre=*/false);
+  }
+}
+
+template class CpuNetwork<float>;
+template class CpuNetwork<double>;
+
+}  // namespace cuae::cpu

@@ -1,0 +1,276 @@
+// cuae::Model: checks shapes and arguments, owns the config, layout and epoch bookkeeping, and
+// forwards the maths to its Backend (src/backend.h).
+#include "cuae/model.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <utility>
+
+#include "backend.h"
+#include "checkpoint.h"
+#include "cuae/error.h"
+#include "init.h"
+#include "kernels/random.cuh"
+
+namespace cuae {
+
+namespace {
+
+// Rows per forward call in encode/decode/reconstruct: bounds the host buffers of a backend.
+constexpr int64_t kForwardChunkRows = 4096;
+
+std::string shape(int64_t rows, int64_t cols) { return std::to_string(rows) + "x" + std::to_string(cols); }
+
+void check_view(const char* op, MatrixView view, int64_t expected_cols, const char* what) {
+  if (view.rows < 0 || view.cols < 0 || (view.data == nullptr && view.rows * view.cols != 0)) {
+    throw ShapeError(std::string(op) + ": invalid " + what + " view " + shape(view.rows, view.cols));
+  }
+  if (view.cols != expected_cols) {
+    throw ShapeError(std::string(op) + ": " + what + " has " + std::to_string(view.cols) + " features, model expects " +
+                     std::to_string(expected_cols));
+  }
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+struct Model::Impl {
+  ModelConfig config;
+  ParameterLayout layout;
+  Device device;
+  std::unique_ptr<Backend> backend;
+  int64_t step = 0;
+  int64_t epochs_done = 0;  // completed epochs: the next epoch's shuffle key is epoch_shuffle_key(seed, epochs_done)
+
+  // Layers [first, last) on rows of `in`, chunked so a backend never sees more than a few thousand rows.
+  Matrix forward(const char* op, MatrixView in, int first, int last) {
+    const int64_t in_cols = layout.layers[static_cast<size_t>(first)].in;
+    const int64_t out_cols = layout.layers[static_cast<size_t>(last) - 1].out;
+    check_view(op, in, in_cols, "input");
+    Matrix out(in.rows, out_cols);
+    for (int64_t row = 0; row < in.rows; row += kForwardChunkRows) {
+      const int64_t count = std::min(kForwardChunkRows, in.rows - row);
+      backend->forward({in.data + row * in.cols, count, in.cols}, first, last, out.row(row));
+    }
+    return out;
+  }
+
+  Matrix forward(const char* op, const Dataset& data, int first, int last) {
+    const int64_t in_cols = layout.layers[static_cast<size_t>(first)].in;
+    if (data.cols() != in_cols) {
+      throw ShapeError(std::string(op) + ": data set " + data.name() + " has " + std::to_string(data.cols()) +
+                       " features, model expects " + std::to_string(in_cols));
+    }
+    Matrix out(data.rows(), layout.layers[static_cast<size_t>(last) - 1].out);
+    std::vector<float> rows(static_cast<size_t>(std::min(kForwardChunkRows, data.rows()) * data.cols()));
+    for (int64_t row = 0; row < data.rows(); row += kForwardChunkRows) {
+      const int64_t count = std::min(kForwardChunkRows, data.rows() - row);
+      data.copy_rows(row, count, rows.data());
+      backend->forward({rows.data(), count, data.cols()}, first, last, out.row(row));
+    }
+    return out;
+  }
+};
+
+Model::Model(ModelConfig config, Device device, BackendOptions options) : impl_(std::make_unique<Impl>()) {
+  config.validate();
+  impl_->layout = make_layout(config);
+  impl_->config = std::move(config);
+  impl_->device = device;
+  impl_->backend = create_backend(impl_->config, impl_->layout, device, options);
+  impl_->backend->write_parameters(initial_parameters(impl_->config, impl_->layout));
+}
+
+Model::~Model() = default;
+Model::Model(Model&&) noexcept = default;
+Model& Model::operator=(Model&&) noexcept = default;
+
+const ModelConfig& Model::config() const { return impl_->config; }
+const ParameterLayout& Model::layout() const { return impl_->layout; }
+Device Model::device() const { return impl_->device; }
+int64_t Model::input_dim() const { return impl_->layout.input_dim(); }
+int64_t Model::code_dim() const { return impl_->layout.code_dim(); }
+int64_t Model::step() const { return impl_->step; }
+
+float Model::train_step(MatrixView batch) {
+  check_view("train_step", batch, input_dim(), "batch");
+  if (batch.rows == 0) throw ShapeError("train_step: batch has 0 rows");
+  const float loss = impl_->backend->train_step(batch);
+  ++impl_->step;
+  return loss;
+}
+
+History Model::fit(const Dataset& train, const FitOptions& options, const FitCallback& callback) {
+  if (train.cols() != input_dim()) {
+    throw ShapeError("fit: training set " + train.name() + " has " + std::to_string(train.cols()) +
+                     " features, model expects " + std::to_string(input_dim()));
+  }
+  if (train.rows() == 0) throw ShapeError("fit: training set " + train.name() + " has 0 rows");
+  if (options.batch_size < 1) throw Error("fit: batch size must be >= 1, got " + std::to_string(options.batch_size));
+  if (options.epochs < 0) throw Error("fit: epochs must be >= 0, got " + std::to_string(options.epochs));
+  if (options.eval_batch_size < 1) {
+    throw Error("fit: eval batch size must be >= 1, got " + std::to_string(options.eval_batch_size));
+  }
+  if (options.progress_every < 0) {
+    throw Error("fit: progress_every must be >= 0, got " + std::to_string(options.progress_every));
+  }
+  if (options.validation && options.validation->cols() != input_dim()) {
+    throw ShapeError("fit: validation set " + options.validation->name() + " has " +
+                     std::to_string(options.validation->cols()) + " features, model expects " +
+                     std::to_string(input_dim()));
+  }
+
+  History history;
+  // Batches include the final partial one, as PyTorch's DataLoader does by default.
+  const int64_t steps_per_epoch = (train.rows() + options.batch_size - 1) / options.batch_size;
+  for (int epoch = 1; epoch <= options.epochs; ++epoch) {
+    if (options.stop && options.stop->load()) {
+      history.stopped_early = true;
+      break;
+    }
+    EpochPlan plan;
+    plan.batch_size = options.batch_size;
+    plan.shuffle = options.shuffle;
+    plan.shuffle_key = rng::epoch_shuffle_key(impl_->config.seed, impl_->epochs_done);
+    plan.progress_every = callback ? options.progress_every : 0;
+    plan.stop = options.stop;
+    const auto start = std::chrono::steady_clock::now();
+    ProgressFn progress;
+    if (plan.progress_every > 0) {
+      progress = [&](int64_t steps_done, double running_loss) {
+        FitEvent event;
+        event.kind = FitEvent::Kind::progress;
+        event.epoch = epoch;
+        event.step_in_epoch = steps_done;
+        event.steps_per_epoch = steps_per_epoch;
+        event.running_loss = running_loss;
+        const int64_t samples = std::min(steps_done * options.batch_size, train.rows());
+        event.samples_per_second = static_cast<double>(samples) / std::max(seconds_since(start), 1e-9);
+        callback(event);
+      };
+    }
+    const EpochResult result = impl_->backend->train_epoch(train, plan, progress);
+    impl_->step += result.steps;
+    if (!result.stopped) ++impl_->epochs_done;
+
+    EpochStats stats;
+    stats.epoch = epoch;
+    stats.seconds = seconds_since(start);
+    stats.train_loss = result.samples > 0 ? result.loss_sum / static_cast<double>(result.samples)
+                                          : std::numeric_limits<double>::quiet_NaN();
+    stats.samples_per_second = static_cast<double>(result.samples) / std::max(stats.seconds, 1e-9);
+    stats.val_loss = options.validation ? evaluate(*options.validation, options.eval_batch_size)
+                                        : std::numeric_limits<double>::quiet_NaN();
+    history.epochs.push_back(stats);
+    if (callback) {
+      FitEvent event;
+      event.kind = FitEvent::Kind::epoch_end;
+      event.epoch = epoch;
+      event.step_in_epoch = result.steps;
+      event.steps_per_epoch = steps_per_epoch;
+      event.running_loss = stats.train_loss;
+      event.samples_per_second = stats.samples_per_second;
+      event.stats = stats;
+      callback(event);
+    }
+    if (result.stopped) {
+      history.stopped_early = true;
+      break;
+    }
+  }
+  return history;
+}
+
+double Model::evaluate(const Dataset& data, int64_t batch_size) {
+  if (data.cols() != input_dim()) {
+    throw ShapeError("evaluate: data set " + data.name() + " has " + std::to_string(data.cols()) +
+                     " features, model expects " + std::to_string(input_dim()));
+  }
+  if (data.rows() == 0) throw ShapeError("evaluate: data set " + data.name() + " has 0 rows");
+  if (batch_size < 1) throw Error("evaluate: batch size must be >= 1, got " + std::to_string(batch_size));
+  return impl_->backend->dataset_loss_sum(data, batch_size) / static_cast<double>(data.rows() * data.cols());
+}
+
+double Model::evaluate(MatrixView data) {
+  check_view("evaluate", data, input_dim(), "data");
+  if (data.rows == 0) throw ShapeError("evaluate: data has 0 rows");
+  double sum = 0;
+  for (int64_t row = 0; row < data.rows; row += kForwardChunkRows) {
+    const int64_t count = std::min(kForwardChunkRows, data.rows - row);
+    sum += impl_->backend->loss_sum({data.data + row * data.cols, count, data.cols});
+  }
+  return sum / static_cast<double>(data.rows * data.cols);
+}
+
+Matrix Model::encode(MatrixView data) { return impl_->forward("encode", data, 0, impl_->layout.encoder_layers); }
+Matrix Model::decode(MatrixView codes) {
+  return impl_->forward("decode", codes, impl_->layout.encoder_layers, static_cast<int>(impl_->layout.layers.size()));
+}
+Matrix Model::reconstruct(MatrixView data) {
+  return impl_->forward("reconstruct", data, 0, static_cast<int>(impl_->layout.layers.size()));
+}
+Matrix Model::encode(const Dataset& data) { return impl_->forward("encode", data, 0, impl_->layout.encoder_layers); }
+Matrix Model::reconstruct(const Dataset& data) {
+  return impl_->forward("reconstruct", data, 0, static_cast<int>(impl_->layout.layers.size()));
+}
+
+std::vector<float> Model::parameters() const {
+  std::vector<float> flat(static_cast<size_t>(impl_->layout.total_floats));
+  impl_->backend->read_parameters(flat);
+  return flat;
+}
+
+void Model::set_parameters(std::span<const float> flat) {
+  const ParameterLayout& layout = impl_->layout;
+  if (flat.size() != static_cast<size_t>(layout.total_floats)) {
+    throw ShapeError("set_parameters: got " + std::to_string(flat.size()) + " floats, layout has " +
+                     std::to_string(layout.total_floats));
+  }
+  // Copy tensor by tensor so the padding floats stay zero whatever the caller passed.
+  std::vector<float> clean(flat.size(), 0.0f);
+  for (const LayerLayout& layer : layout.layers) {
+    std::copy_n(flat.begin() + layer.weight_offset, layer.in * layer.out, clean.begin() + layer.weight_offset);
+    std::copy_n(flat.begin() + layer.bias_offset, layer.out, clean.begin() + layer.bias_offset);
+  }
+  impl_->backend->write_parameters(clean);
+}
+
+OptimizerState Model::optimizer_state() const { return impl_->backend->read_optimizer_state(); }
+
+void Model::set_optimizer_state(const OptimizerState& state) {
+  const auto total = static_cast<size_t>(impl_->layout.total_floats);
+  const size_t v_size = impl_->config.optimizer.kind == OptimizerKind::adam ? total : 0;
+  if (state.m.size() != total || state.v.size() != v_size) {
+    throw ShapeError("set_optimizer_state: m has " + std::to_string(state.m.size()) + " and v " +
+                     std::to_string(state.v.size()) + " floats, " + std::string(to_string(impl_->config.optimizer.kind)) +
+                     " needs " + std::to_string(total) + " and " + std::to_string(v_size));
+  }
+  if (state.step < 0) throw Error("set_optimizer_state: negative step " + std::to_string(state.step));
+  impl_->backend->write_optimizer_state(state);
+  impl_->step = state.step;
+}
+
+void Model::save(const std::filesystem::path& path) const {
+  write_checkpoint(path, impl_->config, impl_->layout, parameters(), optimizer_state(), impl_->epochs_done);
+}
+
+Model Model::load(const std::filesystem::path& path, Device device, BackendOptions options) {
+  Checkpoint checkpoint = read_checkpoint(path);
+  Model model(checkpoint.config, device, options);
+  model.set_parameters(checkpoint.parameters);
+  if (checkpoint.has_optimizer_state) {
+    model.set_optimizer_state(checkpoint.optimizer);
+  } else {
+    model.impl_->step = checkpoint.optimizer.step;
+  }
+  model.impl_->epochs_done = checkpoint.epochs;
+  return model;
+}
+
+}  // namespace cuae
