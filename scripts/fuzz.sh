@@ -13,7 +13,7 @@ cxx=${FUZZ_CXX:-clang++-14}
 command -v "$cxx" >/dev/null || { echo "fuzz.sh: $cxx not found (apt-get install clang-14)" >&2; exit 2; }
 
 cmake -S tests/fuzz -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER="$cxx" >/dev/null
-cmake --build build-fuzz -j"${FUZZ_BUILD_JOBS:-2}"
+cmake --build build-fuzz -j"${FUZZ_BUILD_JOBS:-$(nproc)}"
 
 run_one() {
   local target=$1 dir=build-fuzz/runs/$1

@@ -26,6 +26,9 @@ struct EpochPlan {
   uint64_t shuffle_key = 0;  // batch b holds rows permute_index(b * batch_size + r, rows, key)
   int64_t progress_every = 0;  // 0: no progress reports inside the epoch
   const std::atomic<bool>* stop = nullptr;
+  // Resuming an interrupted epoch: batches [0, first_batch) were trained before the interruption.
+  // Only backends whose resumes_mid_epoch() is true are given a non-zero value.
+  int64_t first_batch = 0;
 };
 
 struct EpochResult {
@@ -33,6 +36,10 @@ struct EpochResult {
   int64_t samples = 0;
   int64_t steps = 0;
   bool stopped = false;  // plan.stop was set; the epoch ended after a whole step
+  // 1-based step of this call whose loss was NaN or Inf, after which the epoch ended; 0 when none
+  // was seen. A backend that does not read losses per step leaves it 0 (the Model then checks
+  // loss_sum).
+  int64_t non_finite_step = 0;
 };
 
 // Timings of training steps on one batch, for `cuae bench` and the benchmarks (src/profile.h).
@@ -70,6 +77,8 @@ class Backend {
   virtual void forward(MatrixView in, int first_layer, int last_layer, float* out) = 0;
   // Trains one epoch over data. A backend may keep the data resident between calls.
   virtual EpochResult train_epoch(const Dataset& data, const EpochPlan& plan, const ProgressFn& progress) = 0;
+  // Whether train_epoch honours EpochPlan::first_batch (resuming inside an epoch).
+  virtual bool resumes_mid_epoch() const { return false; }
   // Sum of the per-element loss over a whole data set.
   virtual double dataset_loss_sum(const Dataset& data, int64_t batch_size);
   // Runs `warmup` untimed steps, then `steps` timed steps, all on `batch` (copied to the device

@@ -125,7 +125,8 @@ ModelConfig infer_config(const fs::path& path, const std::map<std::string, Tenso
 }  // namespace
 
 void write_checkpoint(const fs::path& path, const ModelConfig& config, const ParameterLayout& layout,
-                      std::span<const float> parameters, const OptimizerState& optimizer, int64_t epochs) {
+                      std::span<const float> parameters, const OptimizerState& optimizer, int64_t epochs,
+                      int64_t samples_in_epoch) {
   const auto total = static_cast<size_t>(layout.total_floats);
   if (parameters.size() != total) {
     throw Error("save " + path.string() + ": " + std::to_string(parameters.size()) + " parameters, layout has " +
@@ -159,6 +160,7 @@ void write_checkpoint(const fs::path& path, const ModelConfig& config, const Par
                             {"cuae.config", to_json(config)},
                             {"cuae.step", std::to_string(optimizer.step)},
                             {"cuae.epochs", std::to_string(epochs)},
+                            {"cuae.samples_in_epoch", std::to_string(samples_in_epoch)},
                             {"cuae.version", CUAE_VERSION}};
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // the data section starts 8-byte aligned
@@ -230,6 +232,7 @@ Checkpoint read_checkpoint(const fs::path& path) {
   }
   result.optimizer.step = metadata_int(path, metadata, "cuae.step");
   result.epochs = metadata_int(path, metadata, "cuae.epochs");
+  result.samples_in_epoch = metadata_int(path, metadata, "cuae.samples_in_epoch");
 
   // Every tensor the config implies must be present with its shape; nothing else may be.
   const ParameterLayout layout = make_layout(result.config);

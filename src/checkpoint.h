@@ -23,11 +23,13 @@ struct Checkpoint {
   bool has_optimizer_state = false;
   OptimizerState optimizer;       // m and v flat like parameters (v empty for SGD)
   int64_t epochs = 0;             // completed epochs, so a resumed fit continues the shuffle sequence
+  int64_t samples_in_epoch = 0;   // rows of the next epoch already trained (an interrupted epoch)
 };
 
 // Written atomically (temporary file, fsync, rename). Empty m/v are left out.
 void write_checkpoint(const std::filesystem::path& path, const ModelConfig& config, const ParameterLayout& layout,
-                      std::span<const float> parameters, const OptimizerState& optimizer, int64_t epochs);
+                      std::span<const float> parameters, const OptimizerState& optimizer, int64_t epochs,
+                      int64_t samples_in_epoch = 0);
 
 // Validates the header completely (length, JSON, dtypes, shapes against the config, offsets) before
 // reading any tensor. Throws cuae::IoError naming the file and the field.

@@ -47,6 +47,7 @@ struct Model::Impl {
   std::unique_ptr<Backend> backend;
   int64_t step = 0;
   int64_t epochs_done = 0;  // completed epochs: the next epoch's shuffle key is epoch_shuffle_key(seed, epochs_done)
+  int64_t samples_in_epoch = 0;  // rows of the next epoch trained before fit was stopped
 
   // Layers [first, last) on rows of `in`, chunked so a backend never sees more than a few thousand rows.
   Matrix forward(const char* op, MatrixView in, int first, int last) {
@@ -80,6 +81,10 @@ struct Model::Impl {
 
 Model::Model(ModelConfig config, Device device, BackendOptions options) : impl_(std::make_unique<Impl>()) {
   config.validate();
+  if (device.kind == DeviceKind::cuda && config.optimizer.global_clipnorm > 0) {
+    throw Error("Model on " + device.str() + ": optimizer.global_clipnorm (gradient clipping) is not supported on "
+                "the CUDA backend yet; train on the CPU or without clipping");
+  }
   impl_->layout = make_layout(config);
   impl_->config = std::move(config);
   impl_->device = device;
@@ -97,6 +102,8 @@ Device Model::device() const { return impl_->device; }
 int64_t Model::input_dim() const { return impl_->layout.input_dim(); }
 int64_t Model::code_dim() const { return impl_->layout.code_dim(); }
 int64_t Model::step() const { return impl_->step; }
+int64_t Model::epochs_completed() const { return impl_->epochs_done; }
+int64_t Model::samples_into_epoch() const { return impl_->samples_in_epoch; }
 
 float Model::train_step(MatrixView batch) {
   check_view("train_step", batch, input_dim(), "batch");
@@ -126,6 +133,18 @@ History Model::fit(const Dataset& train, const FitOptions& options, const FitCal
                      std::to_string(input_dim()));
   }
 
+  Impl& m = *impl_;
+  if (m.samples_in_epoch % options.batch_size != 0 || m.samples_in_epoch >= train.rows()) {
+    throw Error("fit: the model stopped " + std::to_string(m.samples_in_epoch) + " rows into epoch " +
+                std::to_string(m.epochs_done + 1) + ", which is not a whole number of batches of batch size " +
+                std::to_string(options.batch_size) + " within " + train.name() + " (" + std::to_string(train.rows()) +
+                " rows); resume with the batch size and data it was trained with");
+  }
+  if (m.samples_in_epoch > 0 && !m.backend->resumes_mid_epoch()) {
+    throw Error("fit: resuming " + std::to_string(m.samples_in_epoch) + " rows into epoch " +
+                std::to_string(m.epochs_done + 1) + " is not supported on " + m.device.str() + " yet");
+  }
+
   History history;
   // Batches include the final partial one, as PyTorch's DataLoader does by default.
   const int64_t steps_per_epoch = (train.rows() + options.batch_size - 1) / options.batch_size;
@@ -134,20 +153,34 @@ History Model::fit(const Dataset& train, const FitOptions& options, const FitCal
       history.stopped_early = true;
       break;
     }
+    // Where this epoch starts: an interrupted one continues with its own shuffle and next batch.
+    const int64_t step_before = m.step, first_batch = m.samples_in_epoch / options.batch_size;
     EpochPlan plan;
     plan.batch_size = options.batch_size;
     plan.shuffle = options.shuffle;
-    plan.shuffle_key = rng::epoch_shuffle_key(impl_->config.seed, impl_->epochs_done);
+    plan.shuffle_key = rng::epoch_shuffle_key(m.config.seed, m.epochs_done);
     plan.progress_every = callback ? options.progress_every : 0;
     plan.stop = options.stop;
+    plan.first_batch = first_batch;
+    // Brings step / epochs_done / samples_in_epoch up to `steps_done` steps of this call, so that a
+    // callback (e.g. one that saves a checkpoint) sees the model as it stands.
+    const auto advance = [&m, &train, step_before, first_batch, batch = options.batch_size](int64_t steps_done) {
+      m.step = step_before + steps_done;
+      m.samples_in_epoch = (first_batch + steps_done) * batch;
+      if (m.samples_in_epoch >= train.rows()) {
+        ++m.epochs_done;
+        m.samples_in_epoch = 0;
+      }
+    };
     const auto start = std::chrono::steady_clock::now();
     ProgressFn progress;
     if (plan.progress_every > 0) {
       progress = [&](int64_t steps_done, double running_loss) {
+        advance(steps_done);
         FitEvent event;
         event.kind = FitEvent::Kind::progress;
         event.epoch = epoch;
-        event.step_in_epoch = steps_done;
+        event.step_in_epoch = first_batch + steps_done;
         event.steps_per_epoch = steps_per_epoch;
         event.running_loss = running_loss;
         const int64_t samples = std::min(steps_done * options.batch_size, train.rows());
@@ -155,9 +188,21 @@ History Model::fit(const Dataset& train, const FitOptions& options, const FitCal
         callback(event);
       };
     }
-    const EpochResult result = impl_->backend->train_epoch(train, plan, progress);
-    impl_->step += result.steps;
-    if (!result.stopped) ++impl_->epochs_done;
+    const int64_t epochs_before = m.epochs_done;
+    const EpochResult result = m.backend->train_epoch(train, plan, progress);
+    m.epochs_done = epochs_before;
+    advance(result.steps);
+    if (result.non_finite_step > 0) {
+      throw Error("fit: the loss became non-finite (NaN or Inf) at step " + std::to_string(step_before +
+                  result.non_finite_step) + " (epoch " + std::to_string(epochs_before + 1) + ", batch " +
+                  std::to_string(first_batch + result.non_finite_step) + " of " + std::to_string(steps_per_epoch) +
+                  " on " + train.name() + "); lower the learning rate or clip gradients");
+    }
+    if (!std::isfinite(result.loss_sum)) {
+      throw Error("fit: the loss became non-finite (NaN or Inf) during epoch " + std::to_string(epochs_before + 1) +
+                  " (steps " + std::to_string(step_before + 1) + " to " + std::to_string(m.step) + " on " +
+                  train.name() + "); lower the learning rate or clip gradients");
+    }
 
     EpochStats stats;
     stats.epoch = epoch;
@@ -172,7 +217,7 @@ History Model::fit(const Dataset& train, const FitOptions& options, const FitCal
       FitEvent event;
       event.kind = FitEvent::Kind::epoch_end;
       event.epoch = epoch;
-      event.step_in_epoch = result.steps;
+      event.step_in_epoch = first_batch + result.steps;
       event.steps_per_epoch = steps_per_epoch;
       event.running_loss = stats.train_loss;
       event.samples_per_second = stats.samples_per_second;
@@ -257,7 +302,8 @@ void Model::set_optimizer_state(const OptimizerState& state) {
 }
 
 void Model::save(const std::filesystem::path& path) const {
-  write_checkpoint(path, impl_->config, impl_->layout, parameters(), optimizer_state(), impl_->epochs_done);
+  write_checkpoint(path, impl_->config, impl_->layout, parameters(), optimizer_state(), impl_->epochs_done,
+                   impl_->samples_in_epoch);
 }
 
 Model Model::load(const std::filesystem::path& path, Device device, BackendOptions options) {
@@ -270,6 +316,7 @@ Model Model::load(const std::filesystem::path& path, Device device, BackendOptio
     model.impl_->step = checkpoint.optimizer.step;
   }
   model.impl_->epochs_done = checkpoint.epochs;
+  model.impl_->samples_in_epoch = checkpoint.samples_in_epoch;
   return model;
 }
 

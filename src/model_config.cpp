@@ -165,6 +165,8 @@ void ModelConfig::validate() const {
   require(std::isfinite(o.eps) && o.eps >= 0, "optimizer.eps must be >= 0, got " + number(o.eps));
   require(std::isfinite(o.weight_decay) && o.weight_decay >= 0,
           "optimizer.weight_decay must be >= 0, got " + number(o.weight_decay));
+  require(std::isfinite(o.global_clipnorm) && o.global_clipnorm >= 0,
+          "optimizer.global_clipnorm must be >= 0 (0 = off), got " + number(o.global_clipnorm));
 }
 
 std::string_view to_string(Activation a) { return name_of(kActivations, a); }
@@ -192,7 +194,8 @@ std::string to_json(const ModelConfig& c) {
         {"eps", json_float(o.eps)},
         {"weight_decay", json_float(o.weight_decay)},
         {"decoupled_weight_decay", o.decoupled_weight_decay},
-        {"epsilon_hat", o.epsilon_hat}}},
+        {"epsilon_hat", o.epsilon_hat},
+        {"global_clipnorm", json_float(o.global_clipnorm)}}},
       {"init", to_string(c.init)},
       {"seed", c.seed},
   };
@@ -225,6 +228,7 @@ ModelConfig model_config_from_json(std::string_view text, std::string_view sourc
   opt.read("weight_decay", c.optimizer.weight_decay);
   opt.read("decoupled_weight_decay", c.optimizer.decoupled_weight_decay);
   opt.read("epsilon_hat", c.optimizer.epsilon_hat);
+  opt.read("global_clipnorm", c.optimizer.global_clipnorm);
   opt.reject_unknown();
   top.reject_unknown();
   try {

@@ -238,5 +238,11 @@ TEST_F(Cli, UsageErrorsAreOneLine) {
   EXPECT_NE(none.status, 0);
 }
 
+TEST_F(Cli, TrainRejectsAnUnknownForwardImplementation) {
+  const std::string err = expect_failure(std::string(kSmallTrain) + "--forward bogus --out m.safetensors", "train");
+  EXPECT_THAT(err, HasSubstr("--forward must be fused, cublas or cudnn, got 'bogus'"));
+  EXPECT_FALSE(fs::exists(file("m.safetensors")));
+}
+
 }  // namespace
 }  // namespace cuae

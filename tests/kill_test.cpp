@@ -81,22 +81,26 @@ TEST(KillDuringSave, PreviousCheckpointSurvivesSigkillAtRandomPointsOfManySaves)
   const ParameterLayout layout = make_layout(config);
   save_generation(path, config, layout, 1);
 
-  // The child publishes the last generation whose save returned, so the parent knows the minimum
-  // the file must hold after the kill.
-  auto* completed = static_cast<std::atomic<int64_t>*>(
-      ::mmap(nullptr, sizeof(std::atomic<int64_t>), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
-  ASSERT_NE(completed, MAP_FAILED);
-  new (completed) std::atomic<int64_t>(1);
+  // Shared with the child: [0] the last generation whose save returned, so the parent knows the
+  // minimum the file must hold after the kill; [1] set once the child runs, so the random delay
+  // measures time spent saving rather than fork and start-up.
+  void* shared = ::mmap(nullptr, 2 * sizeof(std::atomic<int64_t>), PROT_READ | PROT_WRITE,
+                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(shared, MAP_FAILED);
+  auto* completed = new (shared) std::atomic<int64_t>(1);
+  auto* running = new (completed + 1) std::atomic<int64_t>(0);
 
   std::mt19937_64 rng(kSeed);
-  std::uniform_int_distribution<int> delay_us(0, 30000);
+  std::uniform_int_distribution<int> delay_us(0, 20000);
   int killed_mid_save = 0, min_generation_seen = 1 << 30, max_generation_seen = 0;
   for (int kill = 0; kill < kKills; ++kill) {
     const int64_t start = completed->load();
+    running->store(0);
     const pid_t child = ::fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
       // Only write_checkpoint runs here: no OpenMP or BLAS threads, which do not survive fork.
+      running->store(1);
       try {
         for (int64_t g = start + 1;; ++g) {
           save_generation(path, config, layout, g);
@@ -106,6 +110,7 @@ TEST(KillDuringSave, PreviousCheckpointSurvivesSigkillAtRandomPointsOfManySaves)
         ::_exit(3);  // never return into the test framework's copy in the child
       }
     }
+    for (int spin = 0; running->load() == 0 && spin < 100000; ++spin) std::this_thread::yield();
     std::this_thread::sleep_for(std::chrono::microseconds(delay_us(rng)));
     ASSERT_EQ(::kill(child, SIGKILL), 0);
     int status = 0;
@@ -125,7 +130,7 @@ TEST(KillDuringSave, PreviousCheckpointSurvivesSigkillAtRandomPointsOfManySaves)
     min_generation_seen = std::min<int>(min_generation_seen, static_cast<int>(g - start));
     max_generation_seen = std::max<int>(max_generation_seen, static_cast<int>(g - start));
   }
-  ::munmap(completed, sizeof(std::atomic<int64_t>));
+  ::munmap(shared, 2 * sizeof(std::atomic<int64_t>));
   fs::remove_all(dir);
   // The kills must actually have landed inside saves, or the test would prove nothing.
   EXPECT_GE(killed_mid_save, kKills / 4) << "only " << killed_mid_save << " of " << kKills << " kills hit a save";

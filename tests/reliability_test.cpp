@@ -149,10 +149,12 @@ TEST_F(HostileInput, SafetensorsShapeWhoseProductWraps64BitsIsRefused) {
 
 TEST_F(HostileInput, SafetensorsUnsupportedDtypeAndOffsetsOutsideTheDataAreNamed) {
   const std::string bf16 = R"({"encoder.0.weight":{"dtype":"BF16","shape":[2,2],"data_offsets":[0,8]}})";
-  EXPECT_THAT(io_error_of([&] { read_checkpoint(write("bf16.safetensors", safetensors(bf16.size(), bf16, "12345678"))); }),
+  const fs::path bf16_path = write("bf16.safetensors", safetensors(bf16.size(), bf16, "12345678"));
+  EXPECT_THAT(io_error_of([&] { read_checkpoint(bf16_path); }),
               AllOf(HasSubstr("bf16.safetensors"), HasSubstr("encoder.0.weight.dtype"), HasSubstr("BF16")));
   const std::string past = R"({"encoder.0.weight":{"dtype":"F32","shape":[2,2],"data_offsets":[8,24]}})";
-  EXPECT_THAT(io_error_of([&] { read_checkpoint(write("past.safetensors", safetensors(past.size(), past, "12345678"))); }),
+  const fs::path past_path = write("past.safetensors", safetensors(past.size(), past, "12345678"));
+  EXPECT_THAT(io_error_of([&] { read_checkpoint(past_path); }),
               AllOf(HasSubstr("past.safetensors"), HasSubstr("encoder.0.weight.data_offsets"), HasSubstr("outside")));
 }
 

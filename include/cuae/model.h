@@ -44,6 +44,9 @@ struct FitOptions {
   int64_t progress_every = 0;        // steps between progress events; 0 = none during an epoch
   int64_t eval_batch_size = 1024;
   const std::atomic<bool>* stop = nullptr;  // checked between steps; set it to end fit early
+  // fit continues where the model stands (epochs_completed, samples_into_epoch): an epoch that was
+  // interrupted is finished first and counts as one of `epochs`. A NaN or Inf loss ends fit with a
+  // cuae::Error naming the step.
 };
 
 struct EpochStats {
@@ -107,6 +110,11 @@ class Model {
   OptimizerState optimizer_state() const;
   void set_optimizer_state(const OptimizerState& state);
   int64_t step() const;
+  // Where training stands, so an interrupted fit can resume exactly: completed epochs, and the rows
+  // of the next epoch already trained (a whole number of batches; 0 between epochs). Both are
+  // saved in checkpoints. During fit they are current whenever a callback runs.
+  int64_t epochs_completed() const;
+  int64_t samples_into_epoch() const;
 
   // safetensors checkpoint: encoder.{i}.weight/bias, decoder.{i}.weight/bias, optimizer state, and
   // the config as JSON metadata. Written atomically (temporary file, fsync, rename).

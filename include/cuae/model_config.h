@@ -25,6 +25,9 @@ struct OptimizerConfig {
   bool decoupled_weight_decay = false;
   // Keras/paper "epsilon hat": p -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps).
   bool epsilon_hat = false;
+  // Keras' global_clipnorm / torch.nn.utils.clip_grad_norm_: before each update the gradient is
+  // scaled by max_norm / (||g|| + 1e-6) when its global L2 norm exceeds max_norm. 0 = off.
+  float global_clipnorm = 0.0f;
 };
 
 struct ModelConfig {

@@ -58,12 +58,6 @@ std::vector<std::string> forwards_for(const BenchOptions& o, Device device) {
   return o.forward == "all" ? all : std::vector<std::string>{o.forward};
 }
 
-BackendOptions::Forward parse_forward(const std::string& name) {
-  if (name == "cublas") return BackendOptions::Forward::cublas;
-  if (name == "cudnn") return BackendOptions::Forward::cudnn;
-  return BackendOptions::Forward::fused;
-}
-
 double ms(double seconds) { return seconds * 1e3; }
 
 void print_run(const Run& run, const detail::DevicePeaks& peaks, bool cuda) {
@@ -168,7 +162,7 @@ void run_bench(const BenchOptions& o) {
     options.steps = o.steps;
     options.device = device;
     options.backend = backend_options(o.threads);
-    options.backend.forward = parse_forward(forward);
+    if (device.kind == DeviceKind::cuda) options.backend.forward = parse_forward(forward);
     options.backend.cuda_graphs = !o.no_graphs;
     options.backend.allow_tf32 = o.tf32;
     options.data_seed = o.seed + 1;
@@ -237,8 +231,8 @@ void add_bench_command(CLI::App& app) {
   sub->add_option("--activation", options->activation, "Hidden activation")->capture_default_str();
   sub->add_option("--loss", options->loss, "bce or mse")->capture_default_str();
   sub->add_option("--threads", options->threads, "CPU threads (0: all cores)")->capture_default_str();
-  sub->add_flag("--no-graphs", options->no_graphs, "CUDA: launch every step eagerly instead of replaying a graph");
-  sub->add_flag("--tf32", options->tf32, "CUDA: let cuBLAS use TF32 tensor cores");
+  sub->add_flag("--no-cuda-graphs", options->no_graphs, "CUDA: launch every step eagerly instead of replaying a graph");
+  sub->add_flag("--allow-tf32", options->tf32, "CUDA: let cuBLAS use TF32 tensor cores");
   sub->add_option("--seed", options->seed, "Seed of the weights and the synthetic batch")->capture_default_str();
   sub->callback([options] { run_bench(*options); });
 }

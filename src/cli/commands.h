@@ -19,4 +19,10 @@ void add_plot_command(CLI::App& app);
 void add_info_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 
+// Thrown by a command that has reported on its own and must end with a given exit status (e.g. 130
+// after SIGINT); main returns `code` and prints nothing more.
+struct ExitStatus {
+  int code;
+};
+
 }  // namespace cuae::cli

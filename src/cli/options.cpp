@@ -49,6 +49,21 @@ void add_train_options(CLI::App& sub, TrainOptions& o) {
   sub.add_option("--init", o.init, "Start from the weights of this checkpoint (same layers)");
   sub.add_option("--metrics", o.metrics, "Write epoch,train_loss,val_loss,seconds,samples_per_s per epoch to this CSV");
   sub.add_option("--threads", o.threads, "CPU threads (0: all cores)")->capture_default_str();
+  sub.add_option("--forward", o.forward, "CUDA forward: fused (hand-written kernel) or cublas (SGEMM + "
+                 "bias/activation kernel)")->capture_default_str();
+  sub.add_flag("--no-cuda-graphs", o.no_cuda_graphs, "CUDA: launch every step's kernels instead of replaying a graph");
+  sub.add_flag("--allow-tf32", o.allow_tf32, "CUDA: let cuBLAS use TF32 tensor cores (not exact FP32)");
+  sub.add_option("--resume", o.resume,
+                 "Continue an interrupted run from its checkpoint: weights, optimizer state and data order come "
+                 "from it; --epochs counts the epochs it already did");
+  sub.add_option("--checkpoint", o.checkpoint, "Where periodic and interrupt checkpoints go (default: --out)");
+  sub.add_option("--checkpoint-every", o.checkpoint_every, "Save a checkpoint every N steps or epochs (0: only on "
+                 "SIGINT/SIGTERM)")->capture_default_str();
+  sub.add_option("--checkpoint-unit", o.checkpoint_unit, "What --checkpoint-every counts: steps or epochs")
+      ->capture_default_str();
+  sub.add_option("--clip-grad-norm", o.clip_grad_norm,
+                 "Clip the gradient to this global L2 norm before each update (0: off; CPU backend)")
+      ->capture_default_str();
   add_load_options(sub, o.load);
   sub.add_option("--config", o.config, "JSON file of the same options (keys are flag names); flags override it")
       ->configurable(false);
@@ -168,6 +183,7 @@ ModelConfig model_config(const TrainOptions& o) {
   c.optimizer.weight_decay = o.weight_decay;
   c.optimizer.decoupled_weight_decay = o.adamw;
   c.optimizer.epsilon_hat = o.epsilon_hat;
+  c.optimizer.global_clipnorm = o.clip_grad_norm;
   c.init = parse_flag("--init-scheme", o.init_scheme, parse_init);
   c.seed = o.seed;
   c.validate();
@@ -189,6 +205,21 @@ BackendOptions backend_options(int threads) {
   if (threads < 0) throw Error("--threads must be >= 0, got " + std::to_string(threads));
   BackendOptions options;
   options.cpu_threads = threads;
+  return options;
+}
+
+BackendOptions::Forward parse_forward(const std::string& name) {
+  if (name == "fused") return BackendOptions::Forward::fused;
+  if (name == "cublas") return BackendOptions::Forward::cublas;
+  if (name == "cudnn") return BackendOptions::Forward::cudnn;
+  throw Error("--forward must be fused, cublas or cudnn, got '" + name + "'");
+}
+
+BackendOptions backend_options(const TrainOptions& o) {
+  BackendOptions options = backend_options(o.threads);
+  options.forward = parse_forward(o.forward);
+  options.cuda_graphs = !o.no_cuda_graphs;
+  options.allow_tf32 = o.allow_tf32;
   return options;
 }
 

@@ -41,6 +41,15 @@ struct TrainOptions {
   bool no_shuffle = false;
   int threads = 0;
   LoadOptions load;
+  // Reliability (src/cli/checkpointing.h): resuming, periodic checkpoints, gradient clipping.
+  std::string resume, checkpoint;
+  int64_t checkpoint_every = 0;
+  std::string checkpoint_unit = "steps";
+  float clip_grad_norm = 0.0f;
+  // CUDA execution (no effect on the CPU backend).
+  std::string forward = "fused";
+  bool no_cuda_graphs = false;
+  bool allow_tf32 = false;
 };
 
 // What eval, encode and reconstruct share: a saved model applied to a data set.
@@ -85,6 +94,10 @@ void add_load_options(CLI::App& sub, LoadOptions& options);
 Device resolve_device(std::string_view spec, std::string_view command);
 
 BackendOptions backend_options(int threads);
+// backend_options(threads) plus the CUDA execution flags of `cuae train`.
+BackendOptions backend_options(const TrainOptions& options);
+// "fused", "cublas" or "cudnn"; throws naming the flag otherwise.
+BackendOptions::Forward parse_forward(const std::string& name);
 
 // Throws ShapeError when the data's rows do not have the model's input width.
 void check_features(const Dataset& data, int64_t expected, std::string_view what);

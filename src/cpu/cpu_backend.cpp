@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <memory>
 #include <string>
 
@@ -34,6 +35,7 @@ class CpuBackend final : public Backend {
   }
 
   Device device() const override { return Device::cpu(); }
+  bool resumes_mid_epoch() const override { return true; }
 
   void write_parameters(std::span<const float> flat) override {
     check_flat("write_parameters", flat.size());
@@ -92,8 +94,12 @@ class CpuBackend final : public Backend {
     const int64_t batch = std::min(plan.batch_size, std::max<int64_t>(n, 1));
     batch_.resize(static_cast<size_t>(batch * d));
     indices_.resize(static_cast<size_t>(batch));
+    const int64_t batches = (n + plan.batch_size - 1) / plan.batch_size;
+    if (plan.first_batch < 0 || (plan.first_batch > 0 && plan.first_batch >= batches))
+      throw Error("train_epoch: first batch " + std::to_string(plan.first_batch) + " is outside the epoch of " +
+                  std::to_string(n) + " rows in batches of " + std::to_string(plan.batch_size));
     EpochResult result;
-    for (int64_t first = 0; first < n; first += plan.batch_size) {
+    for (int64_t first = plan.first_batch * plan.batch_size; first < n; first += plan.batch_size) {
       if (plan.stop && plan.stop->load(std::memory_order_relaxed)) {
         result.stopped = true;
         break;
@@ -107,9 +113,14 @@ class CpuBackend final : public Backend {
       } else {
         data.copy_rows(first, rows, batch_.data());
       }
-      result.loss_sum += static_cast<double>(step(batch_.data(), rows)) * static_cast<double>(rows);
+      const float loss = step(batch_.data(), rows);
+      result.loss_sum += static_cast<double>(loss) * static_cast<double>(rows);
       result.samples += rows;
       ++result.steps;
+      if (!std::isfinite(loss)) {  // every later step would only spread the NaN
+        result.non_finite_step = result.steps;
+        break;
+      }
       if (progress && plan.progress_every > 0 && result.steps % plan.progress_every == 0)
         progress(result.steps, result.loss_sum / static_cast<double>(result.samples));
     }
@@ -173,8 +184,21 @@ class CpuBackend final : public Backend {
   }
 
   void update() {
+    if (optimizer_.global_clipnorm > 0) clip_gradient();
     ++step_;
     cpu::optimizer_step(optimizer_, step_, net_.parameters(), net_.gradient(), m_, v_, threads_);
+  }
+
+  // torch.nn.utils.clip_grad_norm_: the norm in double, serially, so the result does not depend on
+  // the thread count (resumed runs must be bit-identical); the gradient is small next to the GEMMs.
+  void clip_gradient() {
+    std::vector<float>& g = net_.gradient();
+    double sum = 0;
+    for (const float x : g) sum += static_cast<double>(x) * x;
+    const double coef = static_cast<double>(optimizer_.global_clipnorm) / (std::sqrt(sum) + 1e-6);
+    if (!(coef < 1.0)) return;  // within the bound (or a NaN norm, which the loss check reports)
+    const auto scale = static_cast<float>(coef);
+    for (float& x : g) x *= scale;
   }
 
   float mean_loss(double loss_sum, int64_t rows) const {

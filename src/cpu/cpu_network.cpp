@@ -1,6 +1,12 @@
 // CpuNetwork<T>: see cpu_network.h. OpenMP parallelises the elementwise passes over rows (or over
 // column blocks for bias gradients), always with a static partition and per-row or per-column
 // results combined in a fixed order, so the output does not depend on the thread count.
+//
+// A pass runs on one thread below a size threshold (as PyTorch's grain size does): its parallel
+// region would cost more in fork and barrier than it saves, and far more on a loaded machine, where
+// a barrier may wait a whole time slice for a descheduled partner. On the 784→64→784 step at batch
+// 256 only the loss pass (one exp and one log1p per element) stays parallel; OpenBLAS's GEMMs
+// decide for themselves.
 #include "cpu/cpu_network.h"
 
 #include <omp.h>
@@ -26,6 +32,15 @@ double loss_row(Loss loss, const double* z, const double* b, const double* x, do
                 Activation out_act) {
   return loss == Loss::bce ? bce_row(z, b, x, dz, scale, n) : mse_row(z, b, x, dz, scale, n, out_act);
 }
+
+// Elements below which a pass runs on one thread. Cheap passes (bias + activation, activation
+// backward, column sums: a few flops per element, memory-bound) break even with a fork/join near a
+// quarter million elements on the 2-core development VM; the loss pass costs ~10x more per element.
+constexpr int64_t kParallelMinCheap = int64_t{1} << 18;
+constexpr int64_t kParallelMinLoss = int64_t{1} << 15;
+
+// The thread count for a pass over `elements` elements: all of them, or 1 below `threshold`.
+int pass_threads(int threads, int64_t elements, int64_t threshold) { return elements >= threshold ? threads : 1; }
 
 // forward() and loss_sum() take any number of rows; they run in chunks of at most this many (or the
 // training batch, if larger) so that their workspaces stay small.
@@ -80,7 +95,8 @@ void CpuNetwork<T>::run_layers(const T* in, int64_t rows, int first, int last, T
       T* pre = keep_pre && !pre_[static_cast<size_t>(l)].empty() ? pre_[static_cast<size_t>(l)].data() : nullptr;
       const T* b = bias(l);
       const int64_t n = layer.out;
-#pragma omp parallel for schedule(static) num_threads(threads_)
+      const int team = pass_threads(threads_, rows * n, kParallelMinCheap);
+#pragma omp parallel for schedule(static) num_threads(team) if (team > 1)
       for (int64_t r = 0; r < rows; ++r) bias_act_row(y + r * n, pre ? pre + r * n : nullptr, b, n, layer.activation, slope_);
     }
     a = y;
@@ -95,7 +111,8 @@ double CpuNetwork<T>::output_loss(const T* x, int64_t rows, T* dz) {
   const T* b = bias(layer_count() - 1);
   const T scale = T(1) / static_cast<T>(static_cast<double>(rows) * static_cast<double>(n));
   double* row_loss = row_loss_.data();
-#pragma omp parallel for schedule(static) num_threads(threads_)
+  const int team = pass_threads(threads_, rows * n, kParallelMinLoss);
+#pragma omp parallel for schedule(static) num_threads(team) if (team > 1)
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t o = r * n;
     row_loss[r] = loss_row(loss_, z + o, b, x + o, dz ? dz + o : nullptr, scale, n, layer.activation);
@@ -111,7 +128,8 @@ void CpuNetwork<T>::column_sums(const T* dz, int64_t rows, int64_t cols, T* out)
   // column's sum has the same rounding whatever the thread count.
   constexpr int64_t kBlock = 16;
   const int64_t blocks = (cols + kBlock - 1) / kBlock;
-#pragma omp parallel num_threads(threads_)
+  const int team = pass_threads(threads_, rows * cols, kParallelMinCheap);
+#pragma omp parallel num_threads(team) if (team > 1)
   {
     const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
     const int64_t c0 = std::min(cols, blocks * t / nt * kBlock);
@@ -167,7 +185,8 @@ void CpuNetwork<T>::train_backward(const T* x, int64_t rows) {
     const T* pre = pre_[below].empty() ? nullptr : pre_[below].data();
     const Activation act = layout_.layers[below].activation;
     const int64_t n = layer.in;
-#pragma omp parallel for schedule(static) num_threads(threads_)
+    const int team = pass_threads(threads_, rows * n, kParallelMinCheap);
+#pragma omp parallel for schedule(static) num_threads(team) if (team > 1)
     for (int64_t r = 0; r < rows; ++r)
       act_backward_row(da + r * n, y + r * n, y + r * n, pre ? pre + r * n : nullptr, n, act, slope_);
     dz = y;

@@ -31,6 +31,7 @@ class CpuNetwork {
   std::vector<T>& parameters() { return params_; }
   const std::vector<T>& parameters() const { return params_; }
   const std::vector<T>& gradient() const { return grad_; }
+  std::vector<T>& gradient() { return grad_; }  // e.g. for clipping before the optimizer step
 
   // Forward, loss and backward on rows x input_dim (the targets are the inputs); fills gradient()
   // with the gradient of the MEAN loss and returns the loss SUMMED over all elements.

@@ -70,6 +70,13 @@ void AtomicFile::commit() {
     throw IoError(path_.string() + ": cannot rename the finished file into place (" + errno_text() + ")");
   }
   temp_path_.clear();
+  // The rename is durable only once the directory entry is on disk.
+  const std::filesystem::path parent = path_.has_parent_path() ? path_.parent_path() : std::filesystem::path(".");
+  const int dir_fd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY);
+  if (dir_fd < 0) throw IoError(path_.string() + ": cannot open its directory to sync it (" + errno_text() + ")");
+  const int synced = ::fsync(dir_fd);
+  ::close(dir_fd);
+  if (synced != 0) throw IoError(path_.string() + ": fsync of its directory failed (" + errno_text() + ")");
 }
 
 void write_file_atomically(const std::filesystem::path& path, std::span<const std::byte> bytes) {
