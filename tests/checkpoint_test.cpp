@@ -13,6 +13,7 @@
 
 #include "checkpoint.h"
 #include "cuae/cuae.h"
+#include "error_message.h"
 
 namespace cuae {
 namespace {
@@ -68,18 +69,6 @@ std::pair<json, std::string> split(const std::string& bytes) {
   uint64_t n = 0;
   std::memcpy(&n, bytes.data(), 8);
   return {json::parse(bytes.substr(8, n)), bytes.substr(8 + n)};
-}
-
-template <typename Fn>
-std::string io_error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const IoError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("not an IoError: ") + e.what();
-  }
-  return "no exception";
 }
 
 TEST_F(CheckpointFile, RoundTripIsBitExactForParametersOptimizerStateAndConfig) {
@@ -228,11 +217,11 @@ TEST_F(CheckpointFile, CorruptHeadersGiveIoErrorsNamingFileAndField) {
   for (const Case& c : cases) {
     const fs::path path = file(c.name);
     write_bytes(path, c.bytes);
-    const std::string message = io_error_of([&] { Model::load(path); });
+    const std::string message = message_of<IoError>([&] { Model::load(path); });
     EXPECT_THAT(message, HasSubstr(path.string())) << c.name;
     EXPECT_THAT(message, HasSubstr(c.field)) << c.name;
   }
-  EXPECT_THAT(io_error_of([&] { Model::load(file("absent")); }), HasSubstr("absent: file: cannot open"));
+  EXPECT_THAT(message_of<IoError>([&] { Model::load(file("absent")); }), HasSubstr("absent: file: cannot open"));
 }
 
 TEST_F(CheckpointFile, SaveReplacesAnExistingFileAndLeavesNoTemporaries) {
@@ -245,7 +234,7 @@ TEST_F(CheckpointFile, SaveReplacesAnExistingFileAndLeavesNoTemporaries) {
   int entries = 0;
   for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir_)) ++entries;
   EXPECT_EQ(entries, 1);
-  EXPECT_THAT(io_error_of([&] { model.save(dir_ / "no" / "such" / "dir.safetensors"); }), HasSubstr("dir.safetensors"));
+  EXPECT_THAT(message_of<IoError>([&] { model.save(dir_ / "no" / "such" / "dir.safetensors"); }), HasSubstr("dir.safetensors"));
 }
 
 }  // namespace

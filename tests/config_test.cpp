@@ -8,23 +8,12 @@
 #include "cuae/error.h"
 #include "cuae/layout.h"
 #include "cuae/model_config.h"
+#include "error_message.h"
 
 namespace cuae {
 namespace {
 
 using ::testing::HasSubstr;
-
-// Runs fn, expects a cuae::Error, and returns its message for HasSubstr checks.
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected cuae::Error";
-  return {};
-}
 
 ModelConfig unusual_config() {
   ModelConfig c;
@@ -96,11 +85,11 @@ TEST(Config, JsonMissingKeysKeepDefaults) {
 }
 
 TEST(Config, JsonUnknownKeyIsAnErrorNamingKeyAndSource) {
-  const std::string top = error_of([] { model_config_from_json(R"({"layer": [3, 2]})", "run.json"); });
+  const std::string top = message_of([] { model_config_from_json(R"({"layer": [3, 2]})", "run.json"); });
   EXPECT_THAT(top, HasSubstr("run.json"));
   EXPECT_THAT(top, HasSubstr("layer"));
   EXPECT_THAT(top, HasSubstr("unknown key"));
-  const std::string nested = error_of([] { model_config_from_json(R"({"optimizer": {"momentum": 0.9}})", "x.json"); });
+  const std::string nested = message_of([] { model_config_from_json(R"({"optimizer": {"momentum": 0.9}})", "x.json"); });
   EXPECT_THAT(nested, HasSubstr("optimizer.momentum"));
 }
 
@@ -128,7 +117,7 @@ TEST(Config, JsonErrorsNameTheFieldAndTheProblem) {
       {R"({"output_activation": "linear"})", "bce requires output_activation sigmoid"},
   };
   for (const Case& c : cases) {
-    const std::string message = error_of([&] { model_config_from_json(c.json, "cfg.json"); });
+    const std::string message = message_of([&] { model_config_from_json(c.json, "cfg.json"); });
     EXPECT_THAT(message, HasSubstr(c.expected)) << c.json;
     EXPECT_THAT(message, HasSubstr("cfg.json")) << c.json;
   }
@@ -152,7 +141,7 @@ TEST(Config, ValidateNamesTheFirstInvalidField) {
   for (const Case& c : cases) {
     ModelConfig config;
     c.edit(config);
-    EXPECT_THAT(error_of([&] { config.validate(); }), HasSubstr(c.expected));
+    EXPECT_THAT(message_of([&] { config.validate(); }), HasSubstr(c.expected));
   }
 }
 
@@ -172,7 +161,7 @@ TEST(Device, ParsesAndPrintsNames) {
   EXPECT_EQ(Device::cuda(2).str(), "cuda:2");
   EXPECT_EQ(Device::cpu().str(), "cpu");
   for (const char* bad : {"gpu", "cuda:", "cuda:-1", "cuda:1x", "CPU"})
-    EXPECT_THAT(error_of([&] { Device::parse(bad); }), HasSubstr("accepted: cpu, cuda, cuda:N")) << bad;
+    EXPECT_THAT(message_of([&] { Device::parse(bad); }), HasSubstr("accepted: cpu, cuda, cuda:N")) << bad;
 }
 
 TEST(Device, BestIsCudaOnlyWhenUsable) {

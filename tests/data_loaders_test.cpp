@@ -21,6 +21,7 @@
 #include "cuae/error.h"
 #include "reference.h"
 #include "tolerances.h"
+#include "error_message.h"
 
 namespace cuae {
 namespace {
@@ -110,18 +111,6 @@ std::vector<double> scaled(const std::vector<uint8_t>& bytes) {
   return v;
 }
 
-// Runs f, expecting an IoError whose message contains every fragment.
-template <typename F>
-std::string io_error_of(F&& f) {
-  try {
-    f();
-  } catch (const IoError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected cuae::IoError";
-  return {};
-}
-
 // ---- IDX ----
 
 using IdxLoader = LoaderTest;
@@ -160,44 +149,44 @@ TEST_F(IdxLoader, RejectsWrongMagic) {
   std::string bytes = idx_bytes({3, 2}, random_bytes(6, kSeed));
   bytes[0] = 'P';
   write_bytes(file("bad.idx"), bytes);
-  EXPECT_THAT(io_error_of([&] { load_idx(file("bad.idx")); }), AllOf(HasSubstr("bad.idx"), HasSubstr("not an IDX")));
+  EXPECT_THAT(message_of<IoError>([&] { load_idx(file("bad.idx")); }), AllOf(HasSubstr("bad.idx"), HasSubstr("not an IDX")));
 }
 
 TEST_F(IdxLoader, RejectsNonUint8DtypeNamingIt) {
   write_bytes(file("f.idx"), idx_bytes({3, 2}, random_bytes(24, kSeed), 0x0D));
-  EXPECT_THAT(io_error_of([&] { load_idx(file("f.idx")); }), AllOf(HasSubstr("f.idx"), HasSubstr("0x0D")));
+  EXPECT_THAT(message_of<IoError>([&] { load_idx(file("f.idx")); }), AllOf(HasSubstr("f.idx"), HasSubstr("0x0D")));
 }
 
 TEST_F(IdxLoader, RejectsTruncatedPayloadPlainAndGzip) {
   const std::string bytes = idx_bytes({5, 4, 4}, random_bytes(5 * 16 - 3, kSeed));
   write_bytes(file("t.idx"), bytes);
   write_gz(file("t.idx.gz"), bytes);
-  EXPECT_THAT(io_error_of([&] { load_idx(file("t.idx")); }), AllOf(HasSubstr("t.idx"), HasSubstr("truncated")));
-  EXPECT_THAT(io_error_of([&] { load_idx(file("t.idx.gz")); }), AllOf(HasSubstr("t.idx.gz"), HasSubstr("truncated")));
+  EXPECT_THAT(message_of<IoError>([&] { load_idx(file("t.idx")); }), AllOf(HasSubstr("t.idx"), HasSubstr("truncated")));
+  EXPECT_THAT(message_of<IoError>([&] { load_idx(file("t.idx.gz")); }), AllOf(HasSubstr("t.idx.gz"), HasSubstr("truncated")));
 }
 
 TEST_F(IdxLoader, RejectsTruncatedHeader) {
   write_bytes(file("h.idx"), idx_bytes({5, 4, 4}, {}).substr(0, 9));
-  EXPECT_THAT(io_error_of([&] { load_idx(file("h.idx")); }), HasSubstr("truncated IDX header"));
+  EXPECT_THAT(message_of<IoError>([&] { load_idx(file("h.idx")); }), HasSubstr("truncated IDX header"));
 }
 
 TEST_F(IdxLoader, RejectsTrailingBytes) {
   write_bytes(file("long.idx"), idx_bytes({2, 3}, random_bytes(7, kSeed)));
-  EXPECT_THAT(io_error_of([&] { load_idx(file("long.idx")); }), HasSubstr("after the 6-byte payload"));
+  EXPECT_THAT(message_of<IoError>([&] { load_idx(file("long.idx")); }), HasSubstr("after the 6-byte payload"));
 }
 
 TEST_F(IdxLoader, RejectsOverflowingDimensionsBeforeAllocating) {
   write_bytes(file("huge.idx"), idx_bytes({0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}, random_bytes(16, kSeed)));
-  EXPECT_THAT(io_error_of([&] { load_idx(file("huge.idx")); }), HasSubstr("overflows"));
+  EXPECT_THAT(message_of<IoError>([&] { load_idx(file("huge.idx")); }), HasSubstr("overflows"));
 }
 
 TEST_F(IdxLoader, HeaderClaimingGigabytesFailsAsTruncatedNotOutOfMemory) {
   write_gz(file("lie.idx.gz"), idx_bytes({0xFFFFFF, 0xFFFF}, random_bytes(100, kSeed)));
-  EXPECT_THAT(io_error_of([&] { load_idx(file("lie.idx.gz")); }), HasSubstr("truncated IDX payload"));
+  EXPECT_THAT(message_of<IoError>([&] { load_idx(file("lie.idx.gz")); }), HasSubstr("truncated IDX payload"));
 }
 
 TEST_F(IdxLoader, MissingFileIsNamed) {
-  EXPECT_THAT(io_error_of([&] { load_idx(file("absent-idx3-ubyte.gz")); }),
+  EXPECT_THAT(message_of<IoError>([&] { load_idx(file("absent-idx3-ubyte.gz")); }),
               AllOf(HasSubstr("absent-idx3-ubyte.gz"), HasSubstr("no such file")));
 }
 
@@ -243,36 +232,36 @@ TEST_F(NpyLoader, ReadsVersion2Header) {
 
 TEST_F(NpyLoader, RejectsUnsupportedDtypeNamingIt) {
   write_bytes(file("i.npy"), npy_bytes("<i4", "(2, 3)", std::string(24, '\1')));
-  EXPECT_THAT(io_error_of([&] { load_npy(file("i.npy")); }), AllOf(HasSubstr("i.npy"), HasSubstr("'<i4'")));
+  EXPECT_THAT(message_of<IoError>([&] { load_npy(file("i.npy")); }), AllOf(HasSubstr("i.npy"), HasSubstr("'<i4'")));
   write_bytes(file("be.npy"), npy_bytes(">f4", "(2, 3)", std::string(24, '\1')));
-  EXPECT_THAT(io_error_of([&] { load_npy(file("be.npy")); }), HasSubstr("'>f4'"));
+  EXPECT_THAT(message_of<IoError>([&] { load_npy(file("be.npy")); }), HasSubstr("'>f4'"));
 }
 
 TEST_F(NpyLoader, RejectsFortranOrder) {
   write_bytes(file("f.npy"), npy_bytes("<f4", "(2, 3)", std::string(24, '\0'), 1, "True"));
-  EXPECT_THAT(io_error_of([&] { load_npy(file("f.npy")); }), HasSubstr("Fortran order"));
+  EXPECT_THAT(message_of<IoError>([&] { load_npy(file("f.npy")); }), HasSubstr("Fortran order"));
 }
 
 TEST_F(NpyLoader, RejectsArraysThatAreNotTwoDimensional) {
   write_bytes(file("3d.npy"), npy_bytes("<f4", "(2, 3, 4)", std::string(96, '\0')));
-  EXPECT_THAT(io_error_of([&] { load_npy(file("3d.npy")); }), HasSubstr("has 3 dimensions"));
+  EXPECT_THAT(message_of<IoError>([&] { load_npy(file("3d.npy")); }), HasSubstr("has 3 dimensions"));
   write_bytes(file("1d.npy"), npy_bytes("<f4", "(6,)", std::string(24, '\0')));
-  EXPECT_THAT(io_error_of([&] { load_npy(file("1d.npy")); }), HasSubstr("has 1 dimensions"));
+  EXPECT_THAT(message_of<IoError>([&] { load_npy(file("1d.npy")); }), HasSubstr("has 1 dimensions"));
 }
 
 TEST_F(NpyLoader, RejectsPayloadOfWrongSize) {
   write_bytes(file("short.npy"), npy_bytes("<f4", "(4, 3)", std::string(47, '\0')));
-  EXPECT_THAT(io_error_of([&] { load_npy(file("short.npy")); }),
+  EXPECT_THAT(message_of<IoError>([&] { load_npy(file("short.npy")); }),
               AllOf(HasSubstr("short.npy"), HasSubstr("47 bytes"), HasSubstr("needs 48")));
 }
 
 TEST_F(NpyLoader, RejectsWrongMagicAndMalformedHeader) {
   write_bytes(file("text.npy"), "hello, world, this is not numpy");
-  EXPECT_THAT(io_error_of([&] { load_npy(file("text.npy")); }), HasSubstr("not a .npy file"));
+  EXPECT_THAT(message_of<IoError>([&] { load_npy(file("text.npy")); }), HasSubstr("not a .npy file"));
   std::string bytes = npy_bytes("<f4", "(1, 1)", std::string(4, '\0'));
   bytes.replace(bytes.find("'shape'"), 7, "'shap' ");
   write_bytes(file("hdr.npy"), bytes);
-  EXPECT_THAT(io_error_of([&] { load_npy(file("hdr.npy")); }), HasSubstr("malformed .npy header"));
+  EXPECT_THAT(message_of<IoError>([&] { load_npy(file("hdr.npy")); }), HasSubstr("malformed .npy header"));
 }
 
 TEST_F(NpyLoader, SaveNpyRoundTripsThroughTheLoader) {
@@ -317,19 +306,19 @@ TEST_F(CsvLoader, SkipsTextHeaderWithOrWithoutTheFlag) {
 
 TEST_F(CsvLoader, RejectsNonNumericCellAtLineAndColumn) {
   write_bytes(file("bad.csv"), "1,2,3\n4,5,6\n7,oops,9\n");
-  EXPECT_THAT(io_error_of([&] { load_csv(file("bad.csv"), false); }),
+  EXPECT_THAT(message_of<IoError>([&] { load_csv(file("bad.csv"), false); }),
               AllOf(HasSubstr("bad.csv:3:3"), HasSubstr("'oops' is not a number")));
 }
 
 TEST_F(CsvLoader, RejectsRowsOfDifferentWidth) {
   write_bytes(file("ragged.csv"), "1,2,3\n4,5\n");
-  EXPECT_THAT(io_error_of([&] { load_csv(file("ragged.csv"), false); }),
+  EXPECT_THAT(message_of<IoError>([&] { load_csv(file("ragged.csv"), false); }),
               AllOf(HasSubstr("ragged.csv:2"), HasSubstr("2 fields, earlier rows have 3")));
 }
 
 TEST_F(CsvLoader, RejectsFileWithoutData) {
   write_bytes(file("empty.csv"), "a,b\n\n");
-  EXPECT_THAT(io_error_of([&] { load_csv(file("empty.csv"), false); }), HasSubstr("no data rows"));
+  EXPECT_THAT(message_of<IoError>([&] { load_csv(file("empty.csv"), false); }), HasSubstr("no data rows"));
 }
 
 // ---- Raw float32 ----
@@ -346,9 +335,9 @@ TEST_F(RawLoader, ReadsRowsOfTheGivenWidth) {
 
 TEST_F(RawLoader, RejectsSizeNotAMultipleOfTheRow) {
   write_bytes(file("x.raw"), std::string(4 * 19 * 2 + 4, '\0'));
-  EXPECT_THAT(io_error_of([&] { load_raw_f32(file("x.raw"), 19); }),
+  EXPECT_THAT(message_of<IoError>([&] { load_raw_f32(file("x.raw"), 19); }),
               AllOf(HasSubstr("x.raw"), HasSubstr("not a multiple of 76")));
-  EXPECT_THAT(io_error_of([&] { load_raw_f32(file("x.raw"), 0); }), HasSubstr("--raw-cols"));
+  EXPECT_THAT(message_of<IoError>([&] { load_raw_f32(file("x.raw"), 0); }), HasSubstr("--raw-cols"));
 }
 
 // ---- load_dataset ----
@@ -366,12 +355,12 @@ TEST_F(LoadDataset, PicksTheLoaderFromTheExtension) {
   EXPECT_EQ(load_dataset(file("x.npy").string()).cols(), 4);
   EXPECT_EQ(load_dataset(file("x.csv").string()).rows(), 3);
   EXPECT_EQ(load_dataset(file("x.bin").string(), raw).rows(), 2);
-  EXPECT_THAT(io_error_of([&] { load_dataset(file("x.txt").string()); }), HasSubstr("unknown data source"));
+  EXPECT_THAT(message_of<IoError>([&] { load_dataset(file("x.txt").string()); }), HasSubstr("unknown data source"));
 }
 
 TEST_F(LoadDataset, RefusesNonFiniteValuesNamingFileAndRow) {
   write_bytes(file("nan.csv"), "1,2\n3,nan\n5,6\n");
-  EXPECT_THAT(io_error_of([&] { load_dataset(file("nan.csv").string()); }),
+  EXPECT_THAT(message_of<IoError>([&] { load_dataset(file("nan.csv").string()); }),
               AllOf(HasSubstr("nan.csv"), HasSubstr("row 1 (0-based)"), HasSubstr("--drop-non-finite")));
 }
 
@@ -396,7 +385,7 @@ TEST_F(LoadDataset, RejectsMalformedSyntheticSpecs) {
 
 TEST_F(LoadDataset, MissingFashionMnistSaysHowToInstallIt) {
   ASSERT_EQ(setenv("CUAE_FASHION_MNIST_DIR", dir_.c_str(), 1), 0);
-  const std::string message = io_error_of([&] { load_dataset("fashion-mnist:test"); });
+  const std::string message = message_of<IoError>([&] { load_dataset("fashion-mnist:test"); });
   unsetenv("CUAE_FASHION_MNIST_DIR");
   EXPECT_THAT(message, AllOf(HasSubstr("t10k-images-idx3-ubyte.gz"), HasSubstr("apt-get install dataset-fashion-mnist")));
 }

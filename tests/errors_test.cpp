@@ -6,24 +6,12 @@
 #include <filesystem>
 
 #include "cuae/cuae.h"
+#include "error_message.h"
 
 namespace cuae {
 namespace {
 
 using ::testing::HasSubstr;
-
-// The message of the cuae::Error subtype E thrown by fn, or a description of what happened instead.
-template <typename E = Error, typename Fn>
-std::string message_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("wrong exception type: ") + e.what();
-  }
-  return "no exception";
-}
 
 ModelConfig mnist_like() {
   ModelConfig c;

@@ -18,6 +18,7 @@
 #include "cuae/dataset.h"
 #include "cuae/error.h"
 #include "cuae/model_config.h"
+#include "error_message.h"
 
 namespace cuae {
 namespace {
@@ -51,18 +52,6 @@ class HostileInput : public ::testing::Test {
   fs::path dir_;
 };
 
-template <typename F>
-std::string io_error_of(F&& f) {
-  try {
-    f();
-  } catch (const IoError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("not an IoError: ") + e.what();
-  }
-  return "no exception";
-}
-
 std::string idx_header(const std::vector<uint32_t>& dims) {
   std::string s{'\0', '\0', '\x08', static_cast<char>(dims.size())};
   for (const uint32_t d : dims) {
@@ -90,7 +79,7 @@ std::string safetensors(uint64_t header_length, const std::string& header, const
 
 TEST_F(HostileInput, IdxPlainFileWhoseDimensionsExceedItIsRefusedNamingTheDimensions) {
   const fs::path path = write("lie.idx", idx_header({60000, 28, 28}) + std::string(100, '\x7f'));
-  EXPECT_THAT(io_error_of([&] { load_idx(path); }),
+  EXPECT_THAT(message_of<IoError>([&] { load_idx(path); }),
               AllOf(HasSubstr("lie.idx"), HasSubstr("[60000, 28, 28]"), HasSubstr("need 47040000 bytes"),
                     HasSubstr("the file holds 100")));
 }
@@ -98,42 +87,42 @@ TEST_F(HostileInput, IdxPlainFileWhoseDimensionsExceedItIsRefusedNamingTheDimens
 TEST_F(HostileInput, IdxGzipFileClaimingMoreThanDeflateCanExpandToIsRefused) {
   // 2^40 bytes claimed by a file of a few dozen bytes: refused before the first 16 MB chunk.
   const fs::path path = write_gz("lie.idx.gz", idx_header({0xFFFFFF, 0x10000}) + std::string(50, '\x01'));
-  EXPECT_THAT(io_error_of([&] { load_idx(path); }),
+  EXPECT_THAT(message_of<IoError>([&] { load_idx(path); }),
               AllOf(HasSubstr("lie.idx.gz"), HasSubstr("[16777215, 65536]"), HasSubstr("gzip file can expand to")));
 }
 
 TEST_F(HostileInput, IdxDimensionsWhoseProductOverflowsAreRefused) {
   const fs::path path = write("wrap.idx", idx_header({0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}) + std::string(8, '\0'));
-  EXPECT_THAT(io_error_of([&] { load_idx(path); }), AllOf(HasSubstr("wrap.idx"), HasSubstr("overflows")));
+  EXPECT_THAT(message_of<IoError>([&] { load_idx(path); }), AllOf(HasSubstr("wrap.idx"), HasSubstr("overflows")));
 }
 
 TEST_F(HostileInput, NpyShapeDigitsOverflowingInt64AreRefused) {
   // Review finding: checked_mul(v, 10) passed for v = INT64_MAX / 10, then "+ 9" overflowed (UB).
   const fs::path path = write("digits.npy", npy_file("<f4", "(9223372036854775809, 1)", std::string(4, '\0')));
-  EXPECT_THAT(io_error_of([&] { load_npy(path); }),
+  EXPECT_THAT(message_of<IoError>([&] { load_npy(path); }),
               AllOf(HasSubstr("digits.npy"), HasSubstr("shape dimension overflows")));
 }
 
 TEST_F(HostileInput, NpyShapeWhoseProductOverflowsIsRefused) {
   const fs::path path = write("product.npy", npy_file("<f4", "(4611686018427387904, 4)", std::string(16, '\0')));
-  EXPECT_THAT(io_error_of([&] { load_npy(path); }), AllOf(HasSubstr("product.npy"), HasSubstr("overflows")));
+  EXPECT_THAT(message_of<IoError>([&] { load_npy(path); }), AllOf(HasSubstr("product.npy"), HasSubstr("overflows")));
 }
 
 TEST_F(HostileInput, NpyShapeLargerThanTheFileIsRefusedWithoutAllocating) {
   // float64 files are converted into a fresh buffer: the size check must come before that buffer.
   const fs::path path = write("big.npy", npy_file("<f8", "(1000000000, 1000)", std::string(64, '\0')));
-  EXPECT_THAT(io_error_of([&] { load_npy(path); }), AllOf(HasSubstr("big.npy"), HasSubstr("needs 8000000000000")));
+  EXPECT_THAT(message_of<IoError>([&] { load_npy(path); }), AllOf(HasSubstr("big.npy"), HasSubstr("needs 8000000000000")));
 }
 
 TEST_F(HostileInput, SafetensorsHeaderOver100MegabytesIsRefusedBeforeReadingIt) {
   const fs::path path = write("huge_header.safetensors", safetensors(100'000'001, "{}      ", ""));
-  EXPECT_THAT(io_error_of([&] { read_checkpoint(path); }),
+  EXPECT_THAT(message_of<IoError>([&] { read_checkpoint(path); }),
               AllOf(HasSubstr("huge_header.safetensors"), HasSubstr("header length"), HasSubstr("exceeds the limit")));
 }
 
 TEST_F(HostileInput, SafetensorsHeaderLongerThanTheFileIsRefused) {
   const fs::path path = write("short.safetensors", safetensors(4096, "{}      ", ""));
-  EXPECT_THAT(io_error_of([&] { read_checkpoint(path); }),
+  EXPECT_THAT(message_of<IoError>([&] { read_checkpoint(path); }),
               AllOf(HasSubstr("short.safetensors"), HasSubstr("header length"), HasSubstr("runs past the end")));
 }
 
@@ -143,24 +132,24 @@ TEST_F(HostileInput, SafetensorsShapeWhoseProductWraps64BitsIsRefused) {
   const std::string header =
       R"({"encoder.0.weight":{"dtype":"F32","shape":[1099511627776,16777216],"data_offsets":[0,0]}})";
   const fs::path path = write("wrap.safetensors", safetensors(header.size(), header, ""));
-  EXPECT_THAT(io_error_of([&] { read_checkpoint(path); }),
+  EXPECT_THAT(message_of<IoError>([&] { read_checkpoint(path); }),
               AllOf(HasSubstr("wrap.safetensors"), HasSubstr("encoder.0.weight.shape"), HasSubstr("too large")));
 }
 
 TEST_F(HostileInput, SafetensorsUnsupportedDtypeAndOffsetsOutsideTheDataAreNamed) {
   const std::string bf16 = R"({"encoder.0.weight":{"dtype":"BF16","shape":[2,2],"data_offsets":[0,8]}})";
   const fs::path bf16_path = write("bf16.safetensors", safetensors(bf16.size(), bf16, "12345678"));
-  EXPECT_THAT(io_error_of([&] { read_checkpoint(bf16_path); }),
+  EXPECT_THAT(message_of<IoError>([&] { read_checkpoint(bf16_path); }),
               AllOf(HasSubstr("bf16.safetensors"), HasSubstr("encoder.0.weight.dtype"), HasSubstr("BF16")));
   const std::string past = R"({"encoder.0.weight":{"dtype":"F32","shape":[2,2],"data_offsets":[8,24]}})";
   const fs::path past_path = write("past.safetensors", safetensors(past.size(), past, "12345678"));
-  EXPECT_THAT(io_error_of([&] { read_checkpoint(past_path); }),
+  EXPECT_THAT(message_of<IoError>([&] { read_checkpoint(past_path); }),
               AllOf(HasSubstr("past.safetensors"), HasSubstr("encoder.0.weight.data_offsets"), HasSubstr("outside")));
 }
 
 TEST_F(HostileInput, NonFiniteCsvValueIsRefusedNamingFileAndRow) {
   const fs::path path = write("bad.csv", "0.5,0.25\n0.125,0.75\n1,inf\n0.3,0.3\n");
-  EXPECT_THAT(io_error_of([&] { load_dataset(path.string()); }),
+  EXPECT_THAT(message_of<IoError>([&] { load_dataset(path.string()); }),
               AllOf(HasSubstr("bad.csv"), HasSubstr("row 2"), HasSubstr("--drop-non-finite")));
   LoadOptions drop;
   drop.drop_non_finite = true;
@@ -177,7 +166,7 @@ TEST_F(HostileInput, Float64BeyondFloat32RangeCountsAsNonFinite) {
   const double values[4] = {0.5, 1e300, 0.25, 0.75};
   std::memcpy(payload.data(), values, sizeof values);
   const fs::path path = write("wide.npy", npy_file("<f8", "(2, 2)", payload));
-  EXPECT_THAT(io_error_of([&] { load_dataset(path.string()); }), AllOf(HasSubstr("wide.npy"), HasSubstr("row 0")));
+  EXPECT_THAT(message_of<IoError>([&] { load_dataset(path.string()); }), AllOf(HasSubstr("wide.npy"), HasSubstr("row 0")));
 }
 
 TEST_F(HostileInput, JsonNumberBeyondDoubleRangeIsAConfigErrorNotAForeignException) {
@@ -191,7 +180,7 @@ TEST_F(HostileInput, JsonNumberBeyondDoubleRangeIsAConfigErrorNotAForeignExcepti
   }
   const std::string header = R"({"__metadata__": {"x": "y"}, "w": 74e33333})";
   const fs::path path = write("overflow.safetensors", safetensors(header.size(), header, ""));
-  EXPECT_THAT(io_error_of([&] { read_checkpoint(path); }),
+  EXPECT_THAT(message_of<IoError>([&] { read_checkpoint(path); }),
               AllOf(HasSubstr("overflow.safetensors"), HasSubstr("header"), HasSubstr("invalid JSON")));
 }
 
