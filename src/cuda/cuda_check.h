@@ -21,27 +21,10 @@ namespace cuae::cuda {
   throw CudaError(message);
 }
 
-inline const char* cublas_status_name(cublasStatus_t status) {
-  switch (status) {
-    case CUBLAS_STATUS_SUCCESS: return "CUBLAS_STATUS_SUCCESS";
-    case CUBLAS_STATUS_NOT_INITIALIZED: return "CUBLAS_STATUS_NOT_INITIALIZED";
-    case CUBLAS_STATUS_ALLOC_FAILED: return "CUBLAS_STATUS_ALLOC_FAILED";
-    case CUBLAS_STATUS_INVALID_VALUE: return "CUBLAS_STATUS_INVALID_VALUE";
-    case CUBLAS_STATUS_ARCH_MISMATCH: return "CUBLAS_STATUS_ARCH_MISMATCH";
-    case CUBLAS_STATUS_MAPPING_ERROR: return "CUBLAS_STATUS_MAPPING_ERROR";
-    case CUBLAS_STATUS_EXECUTION_FAILED: return "CUBLAS_STATUS_EXECUTION_FAILED";
-    case CUBLAS_STATUS_INTERNAL_ERROR: return "CUBLAS_STATUS_INTERNAL_ERROR";
-    case CUBLAS_STATUS_NOT_SUPPORTED: return "CUBLAS_STATUS_NOT_SUPPORTED";
-    case CUBLAS_STATUS_LICENSE_ERROR: return "CUBLAS_STATUS_LICENSE_ERROR";
-    default: break;
-  }
-  return "unknown cublasStatus_t";
-}
-
 [[noreturn]] inline void throw_cublas_error(cublasStatus_t status, const char* expression, const char* file,
                                             int line) {
   std::string message = std::string(expression) + " failed at " + file + ":" + std::to_string(line) + ": " +
-                        cublas_status_name(status) + " (" + cublasGetStatusString(status) + ")";
+                        cublasGetStatusName(status) + " (" + cublasGetStatusString(status) + ")";
   if (status == CUBLAS_STATUS_ALLOC_FAILED) throw OutOfMemoryError(message);
   throw CudaError(message);
 }
