@@ -61,6 +61,7 @@ class CudaBackend final : public Backend {
   double loss_sum(MatrixView batch) override;
   void forward(MatrixView in, int first_layer, int last_layer, float* out) override;
   EpochResult train_epoch(const Dataset& data, const EpochPlan& plan, const ProgressFn& progress) override;
+  bool resumes_mid_epoch() const override { return true; }
   StepProfile profile_steps(MatrixView batch, int warmup, int steps) override;
 
  private:
@@ -310,12 +311,20 @@ EpochResult CudaBackend::train_epoch(const Dataset& data, const EpochPlan& plan,
   const int64_t rows = data.rows();
   const int64_t steps = (rows + plan.batch_size - 1) / plan.batch_size;
   if (steps == 0) return result;
+  if (plan.first_batch < 0 || (plan.first_batch > 0 && plan.first_batch >= steps)) {
+    throw Error("train_epoch: first batch " + std::to_string(plan.first_batch) + " is outside the epoch of " +
+                std::to_string(steps) + " batches of " + data.name());
+  }
   prepare(std::min(plan.batch_size, rows), steps, "train_epoch");
   BatchSource& source = source_for(data, plan);
   source.begin_epoch(plan);
-  CUDA_CHECK(cudaMemsetAsync(net_.batch_counter(), 0, sizeof(int64_t), stream_.get()));
-  int64_t read = 0;
-  for (int64_t b = 0; b < steps; ++b) {
+  // The gather and loss kernels index by the device batch counter; a resumed epoch starts it at the
+  // first batch not yet trained. An async copy from pageable memory is staged before the call
+  // returns, so the source may live on the stack, and stream order keeps it after earlier steps.
+  CUDA_CHECK(cudaMemcpyAsync(net_.batch_counter(), &plan.first_batch, sizeof(int64_t), cudaMemcpyHostToDevice,
+                             stream_.get()));
+  int64_t read = plan.first_batch;  // losses[b] is written by batch b; [first_batch, read) are summed
+  for (int64_t b = plan.first_batch; b < steps; ++b) {
     if (plan.stop != nullptr && plan.stop->load(std::memory_order_relaxed)) {  // between steps, as the CPU backend
       result.stopped = true;
       break;
@@ -327,12 +336,12 @@ EpochResult CudaBackend::train_epoch(const Dataset& data, const EpochPlan& plan,
     ++result.steps;
     result.samples += batch_rows;
     if (progress && plan.progress_every > 0 && result.steps % plan.progress_every == 0) {
-      result.loss_sum += read_losses(read, result.steps, plan.batch_size, rows);
-      read = result.steps;
+      result.loss_sum += read_losses(read, b + 1, plan.batch_size, rows);
+      read = b + 1;
       progress(result.steps, result.loss_sum / static_cast<double>(result.samples));
     }
   }
-  result.loss_sum += read_losses(read, result.steps, plan.batch_size, rows);
+  result.loss_sum += read_losses(read, plan.first_batch + result.steps, plan.batch_size, rows);
   return result;
 }
 

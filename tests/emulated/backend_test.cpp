@@ -279,6 +279,35 @@ TEST_F(BACKEND_SUITE(Fit), StopFlagEndsTheEpochAfterAWholeStep) {
   EXPECT_EQ(model.optimizer_state().step, 2);
 }
 
+TEST_F(BACKEND_SUITE(Fit), StoppingMidEpochAndResumingIsBitIdenticalToOneRun) {
+  const Dataset data = float_data();  // 4 batches per epoch
+  for (const int64_t budget : {int64_t{0}, int64_t{1}}) {  // resident, then streamed one batch per chunk
+    SCOPED_TRACE("device memory budget " + std::to_string(budget));
+    BackendOptions options = options_for(base());
+    options.device_memory_budget = budget;
+    const Run straight = fit(Device::cuda(0), data, options);
+
+    Model model(config_for(base()), Device::cuda(0), options);
+    std::atomic<bool> stop{false};
+    FitOptions first;
+    first.batch_size = kBatch;
+    first.epochs = 2;
+    first.progress_every = 1;
+    first.stop = &stop;
+    model.fit(data, first, [&](const FitEvent& e) {
+      if (e.kind == FitEvent::Kind::progress && e.step_in_epoch == 2) stop = true;
+    });
+    ASSERT_EQ(model.step(), 2);
+    ASSERT_EQ(model.samples_into_epoch(), 2 * kBatch);
+    FitOptions rest;
+    rest.batch_size = kBatch;
+    rest.epochs = 2;  // the rest of epoch 1, then epoch 2
+    model.fit(data, rest);
+    EXPECT_EQ(model.step(), 8);
+    EXPECT_EQ(model.parameters(), straight.parameters);
+  }
+}
+
 // ---- errors -------------------------------------------------------------------------------------
 
 class BACKEND_SUITE(Errors) : public ::testing::Test {
