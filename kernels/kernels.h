@@ -116,6 +116,9 @@ struct OptimizerStepState {
   int64_t batch = 0;
   double step_size = 0;      // Adam: lr / (1 - beta1^t); Keras epsilon-hat: lr · sqrt(1-beta2^t) / (1-beta1^t)
   double bias_correction2_sqrt = 1;  // sqrt(1 - beta2^t)
+  // Multiplies every gradient element in the update kernels: 1, or grad_clip_scale's clip factor for
+  // this step (written before the update, so a captured graph replays it).
+  float grad_scale = 1;
 };
 
 struct AdamParams {
@@ -149,6 +152,20 @@ struct SgdParams {
   const OptimizerStepState* state = nullptr;  // read: step == 1 initialises the momentum buffer
 };
 void sgd_update(const SgdParams& p, cudaStream_t stream);
+
+// ---- grad_clip.cu -------------------------------------------------------------------------------
+// Global-norm clipping: state->grad_scale = min(1, max_norm / (‖grads‖₂ + 1e-6)) (a NaN norm gives 1),
+// the norm summed deterministically in double. The update kernels then apply the scale.
+// `partials` needs grad_clip_partials_size(count) doubles.
+struct GradClipParams {
+  const float* grads = nullptr;
+  int64_t count = 0;
+  float max_norm = 0;
+  double* partials = nullptr;
+  OptimizerStepState* state = nullptr;  // device memory
+};
+int64_t grad_clip_partials_size(int64_t count);
+void grad_clip_scale(const GradClipParams& p, cudaStream_t stream);
 
 // ---- gather.cu --------------------------------------------------------------------------------
 // out[r, :] = float(data[row(r), :]) · (u8 ? 1/255 : 1) for r < rows, where

@@ -6,13 +6,14 @@
 //   step_size = lr / bc1            (Keras epsilon-hat: lr · √bc2 / bc1),
 // and batch += 1 (it runs after the step's gather and loss, so it selects the next batch).
 // adam_update_kernel, per element (torch.optim.Adam / AdamW, foreach=False):
-//   g = grad (+ wd·p unless decoupled);  p *= 1 − lr·wd if decoupled (AdamW)
+//   g = grad · grad_scale (+ wd·p unless decoupled);  p *= 1 − lr·wd if decoupled (AdamW)
 //   m = β1·m + (1−β1)·g;  v = β2·v + (1−β2)·g²
 //   p −= step_size · m / (√v / bias_correction2_sqrt + eps)     (epsilon-hat: / (√v + eps))
 // sgd_update_kernel (torch.optim.SGD, dampening 0, no nesterov):
-//   g = grad + wd·p;  b = (t == 1 ? g : μ·b + g) when μ ≠ 0, else b = g;  p −= lr·b
+//   g = grad · grad_scale + wd·p;  b = (t == 1 ? g : μ·b + g) when μ ≠ 0, else b = g;  p −= lr·b
 // The scalars that change every step come from the state in device memory, so the same launch
-// replays correctly from a captured CUDA graph.
+// replays correctly from a captured CUDA graph. grad_scale is 1, or the global-norm clip factor that
+// grad_clip.cu wrote for this step: clipping as a multiply on the gradient's way into the update.
 //
 // Layout: params, grads, m, v, momentum are flat arrays of `count` floats.
 // Launch shape: 256-thread blocks, grid-stride over 4-element quads (≤ 4096 blocks); float4 when every
@@ -80,13 +81,15 @@ __global__ void optimizer_begin_kernel(OptimizerStepState* state, double lr, dou
 __global__ void adam_update_kernel(AdamParams p, AdamConstants c, bool vec) {
   const float step_size = static_cast<float>(p.state->step_size);
   const float bc2_sqrt = static_cast<float>(p.state->bias_correction2_sqrt);
+  const float grad_scale = p.state->grad_scale;
   const int64_t quads = (p.count + 3) / 4;
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t q = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; q < quads; q += stride) {
     const int64_t i = 4 * q;
     if (vec && i + 4 <= p.count) {
       float4 w = *reinterpret_cast<const float4*>(p.params + i);
-      const float4 g = *reinterpret_cast<const float4*>(p.grads + i);
+      float4 g = *reinterpret_cast<const float4*>(p.grads + i);
+      g = make_float4(g.x * grad_scale, g.y * grad_scale, g.z * grad_scale, g.w * grad_scale);
       float4 m = *reinterpret_cast<const float4*>(p.m + i);
       float4 v = *reinterpret_cast<const float4*>(p.v + i);
       adam_element(w.x, g.x, m.x, v.x, c, step_size, bc2_sqrt);
@@ -98,13 +101,14 @@ __global__ void adam_update_kernel(AdamParams p, AdamConstants c, bool vec) {
       *reinterpret_cast<float4*>(p.v + i) = v;
     } else {
       for (int64_t e = i; e < i + 4 && e < p.count; ++e)
-        adam_element(p.params[e], p.grads[e], p.m[e], p.v[e], c, step_size, bc2_sqrt);
+        adam_element(p.params[e], p.grads[e] * grad_scale, p.m[e], p.v[e], c, step_size, bc2_sqrt);
     }
   }
 }
 
 __global__ void sgd_update_kernel(SgdParams p, bool vec) {
   const bool first = p.state->step == 1;
+  const float grad_scale = p.state->grad_scale;
   const float lr = p.lr, mu = p.momentum_factor, wd = p.weight_decay;
   float* momentum = mu != 0.0f ? p.momentum : nullptr;
   const int64_t quads = (p.count + 3) / 4;
@@ -113,7 +117,8 @@ __global__ void sgd_update_kernel(SgdParams p, bool vec) {
     const int64_t i = 4 * q;
     if (vec && i + 4 <= p.count) {
       float4 w = *reinterpret_cast<const float4*>(p.params + i);
-      const float4 g = *reinterpret_cast<const float4*>(p.grads + i);
+      float4 g = *reinterpret_cast<const float4*>(p.grads + i);
+      g = make_float4(g.x * grad_scale, g.y * grad_scale, g.z * grad_scale, g.w * grad_scale);
       float4 b = momentum != nullptr ? *reinterpret_cast<const float4*>(momentum + i) : make_float4(0, 0, 0, 0);
       float* bp = momentum != nullptr ? &b.x : nullptr;
       sgd_element(w.x, g.x, bp, lr, mu, wd, first);
@@ -124,7 +129,7 @@ __global__ void sgd_update_kernel(SgdParams p, bool vec) {
       if (momentum != nullptr) *reinterpret_cast<float4*>(momentum + i) = b;
     } else {
       for (int64_t e = i; e < i + 4 && e < p.count; ++e)
-        sgd_element(p.params[e], p.grads[e], momentum != nullptr ? momentum + e : nullptr, lr, mu, wd, first);
+        sgd_element(p.params[e], p.grads[e] * grad_scale, momentum != nullptr ? momentum + e : nullptr, lr, mu, wd, first);
     }
   }
 }

@@ -81,10 +81,6 @@ struct Model::Impl {
 
 Model::Model(ModelConfig config, Device device, BackendOptions options) : impl_(std::make_unique<Impl>()) {
   config.validate();
-  if (device.kind == DeviceKind::cuda && config.optimizer.global_clipnorm > 0) {
-    throw Error("Model on " + device.str() + ": optimizer.global_clipnorm (gradient clipping) is not supported on "
-                "the CUDA backend yet; train on the CPU or without clipping");
-  }
   impl_->layout = make_layout(config);
   impl_->config = std::move(config);
   impl_->device = device;

@@ -187,17 +187,6 @@ TEST(GradientClipping, ScalesTheStepToTheGlobalNormBound) {
   EXPECT_TRUE(bitwise_equal(loose.parameters(), p1));
 }
 
-TEST(GradientClipping, IsRefusedOnCudaUntilTheBackendImplementsIt) {
-  ModelConfig config = resume_config();
-  config.optimizer.global_clipnorm = 1.0f;
-  try {
-    Model model(config, Device::cuda(0));
-    FAIL() << "expected cuae::Error";
-  } catch (const Error& e) {
-    EXPECT_THAT(e.what(), AllOf(HasSubstr("global_clipnorm"), HasSubstr("not supported on the CUDA backend")));
-  }
-}
-
 TEST(GradientClipping, IsPartOfTheConfigJson) {
   ModelConfig config = resume_config();
   config.optimizer.global_clipnorm = 2.5f;

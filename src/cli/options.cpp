@@ -62,7 +62,7 @@ void add_train_options(CLI::App& sub, TrainOptions& o) {
   sub.add_option("--checkpoint-unit", o.checkpoint_unit, "What --checkpoint-every counts: steps or epochs")
       ->capture_default_str();
   sub.add_option("--clip-grad-norm", o.clip_grad_norm,
-                 "Clip the gradient to this global L2 norm before each update (0: off; CPU backend)")
+                 "Clip the gradient to this global L2 norm before each update (0: off)")
       ->capture_default_str();
   add_load_options(sub, o.load);
   sub.add_option("--config", o.config, "JSON file of the same options (keys are flag names); flags override it")
@@ -173,6 +173,12 @@ auto parse_flag(const char* flag, const std::string& value, Parse parse) {
 }  // namespace
 
 ModelConfig model_config(const TrainOptions& o) {
+  ModelConfig c = model_config_unvalidated(o);
+  c.validate();
+  return c;
+}
+
+ModelConfig model_config_unvalidated(const TrainOptions& o) {
   ModelConfig c;
   c.layers = parse_layers(o.layers);
   c.hidden_activation = parse_flag("--activation", o.activation, parse_activation);
@@ -186,7 +192,6 @@ ModelConfig model_config(const TrainOptions& o) {
   c.optimizer.global_clipnorm = o.clip_grad_norm;
   c.init = parse_flag("--init-scheme", o.init_scheme, parse_init);
   c.seed = o.seed;
-  c.validate();
   return c;
 }
 

@@ -15,12 +15,16 @@ namespace {
 
 size_t floats_bytes(int64_t count) { return static_cast<size_t>(count) * sizeof(float); }
 
+int64_t clip_partials_size(const ParameterLayout& layout, const ModelConfig& config) {
+  return config.optimizer.global_clipnorm > 0 ? kernels::grad_clip_partials_size(layout.total_floats) : 0;
+}
+
 }  // namespace
 
 size_t CudaNetwork::fixed_bytes(const ParameterLayout& layout, const ModelConfig& config) {
   const int buffers = config.optimizer.kind == OptimizerKind::adam ? 4 : 3;  // params, grads, m (, v)
   return buffers * floats_bytes(layout.total_floats) + sizeof(kernels::OptimizerStepState) +
-         CublasHandle::kWorkspaceBytes;
+         static_cast<size_t>(clip_partials_size(layout, config)) * sizeof(double) + CublasHandle::kWorkspaceBytes;
 }
 
 CudaNetwork::CudaNetwork(const ModelConfig& config, const ParameterLayout& layout, const BackendOptions& options,
@@ -36,6 +40,7 @@ CudaNetwork::CudaNetwork(const ModelConfig& config, const ParameterLayout& layou
       v_(config.optimizer.kind == OptimizerKind::adam ? static_cast<size_t>(layout.total_floats) : 0,
          "optimizer second moment"),
       state_(1, "optimizer step state"),
+      clip_partials_(static_cast<size_t>(clip_partials_size(layout, config)), "gradient clipping partial sums"),
       layers_(layout.layers.size()) {
   // Padding floats of the gradient are never written by the GEMMs and must read as zero.
   params_.zero(stream_);
@@ -237,6 +242,15 @@ void CudaNetwork::enqueue_optimizer() const {
   adam.decoupled_weight_decay = o.decoupled_weight_decay;
   adam.epsilon_hat = o.epsilon_hat;
   adam.state = state_.data();
+  if (o.global_clipnorm > 0) {
+    kernels::GradClipParams clip;
+    clip.grads = grads_.data();
+    clip.count = layout_.total_floats;
+    clip.max_norm = o.global_clipnorm;
+    clip.partials = clip_partials_.data();
+    clip.state = state_.data();
+    kernels::grad_clip_scale(clip, stream_);
+  }
   kernels::optimizer_begin(adam, stream_);
   if (o.kind == OptimizerKind::adam) {
     kernels::adam_update(adam, stream_);

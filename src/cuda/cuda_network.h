@@ -11,7 +11,8 @@
 //   loss      loss_forward_backward: mean loss -> losses[state.batch], dZ = dloss/dlogits
 //   backward  dW_l = dZ_lᵀ·a_{l-1}, dA_{l-1} = dZ_l·W_l (cuBLAS), db_l = bias_grad(dZ_l),
 //             dZ_{l-1} = activation_backward(dA_{l-1}, a_{l-1})
-//   optimizer optimizer_begin (advances state.step and state.batch) + adam_update / sgd_update
+//   optimizer [grad_clip_scale: state.grad_scale = min(1, max_norm / ‖grad‖) when clipping]
+//             optimizer_begin (advances state.step and state.batch) + adam_update / sgd_update
 #pragma once
 
 #include <cuda_runtime.h>
@@ -85,6 +86,7 @@ class CudaNetwork {
   CublasHandle cublas_;
   DeviceBuffer<float> params_, grads_, m_, v_;
   DeviceBuffer<kernels::OptimizerStepState> state_;
+  DeviceBuffer<double> clip_partials_;  // global-norm clipping's per-block sums (empty when clipping is off)
   int64_t capacity_rows_ = 0;
   std::vector<LayerBuffers> layers_;
   DeviceBuffer<float> input_;

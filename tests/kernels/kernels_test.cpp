@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -397,6 +398,93 @@ TEST_F(KERNEL_SUITE(Optimizer), SgdMomentumMatchesPyTorchFormulaAfterThreeSteps)
       EXPECT_LE(ref::relative_error(buf.download(), b_ref), tol::kOptimizer);
     }
   }
+}
+
+// ---- grad_clip_scale -----------------------------------------------------------------------------
+
+using KERNEL_SUITE(GradClip) = cuae::test::DeviceTest;
+
+// grad_clip_scale on `g`, from a state whose grad_scale is poisoned; returns the scale it wrote.
+float clip_scale_of(const std::vector<float>& g, float max_norm) {
+  DeviceArray<float> grads(g);
+  DeviceArray<double> partials(static_cast<size_t>(k::grad_clip_partials_size(static_cast<int64_t>(g.size()))));
+  partials.poison();
+  k::OptimizerStepState initial{};
+  initial.grad_scale = std::numeric_limits<float>::quiet_NaN();
+  DeviceArray<k::OptimizerStepState> state(std::vector<k::OptimizerStepState>{initial});
+  k::GradClipParams p;
+  p.grads = grads.get(), p.count = static_cast<int64_t>(g.size()), p.max_norm = max_norm, p.partials = partials.get();
+  p.state = state.get();
+  k::grad_clip_scale(p, nullptr);
+  return state.download()[0].grad_scale;
+}
+
+// torch.nn.utils.clip_grad_norm_'s factor, clamped at 1, with the norm in double.
+float reference_clip_scale(const std::vector<float>& g, float max_norm) {
+  double sum = 0;
+  for (const float x : g) sum += static_cast<double>(x) * x;
+  const double coef = static_cast<double>(max_norm) / (std::sqrt(sum) + 1e-6);
+  return coef < 1.0 ? static_cast<float>(coef) : 1.0f;
+}
+
+TEST_F(KERNEL_SUITE(GradClip), ScaleMatchesDoubleReferenceAboveAndBelowTheBound) {
+  // 270001 elements fill all 1024 blocks and make threads loop; 1 and 37 leave most threads idle.
+  for (const size_t count : {size_t{1}, size_t{37}, size_t{1037}, size_t{270001}}) {
+    const auto g = ref::random_floats(count, 171);
+    double sum = 0;
+    for (const float x : g) sum += static_cast<double>(x) * x;
+    const auto norm = static_cast<float>(std::sqrt(sum));
+    for (const float max_norm : {0.25f * norm, 0.999f * norm, 4.0f * norm}) {
+      SCOPED_TRACE("count=" + std::to_string(count) + " norm=" + std::to_string(norm) +
+                   " max_norm=" + std::to_string(max_norm));
+      const float scale = clip_scale_of(g, max_norm);
+      EXPECT_FLOAT_EQ(scale, reference_clip_scale(g, max_norm));
+      EXPECT_EQ(scale, clip_scale_of(g, max_norm)) << "not bit-reproducible";
+    }
+  }
+}
+
+TEST_F(KERNEL_SUITE(GradClip), NaNGradientLeavesTheScaleAtOneAndBadBoundsAreRejected) {
+  auto g = ref::random_floats(1037, 181);
+  g[500] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_EQ(clip_scale_of(g, 1e-3f), 1.0f);
+  k::OptimizerStepState* no_state = nullptr;
+  k::GradClipParams p;
+  p.count = 4, p.max_norm = 0.0f, p.state = no_state;
+  EXPECT_THROW(k::grad_clip_scale(p, nullptr), cuae::ShapeError);
+  p.max_norm = std::numeric_limits<float>::infinity();
+  EXPECT_THROW(k::grad_clip_scale(p, nullptr), cuae::ShapeError);
+}
+
+// Clipping is a multiply on the gradient's way into the update: Adam after grad_clip_scale equals
+// Adam on the gradient the CPU backend scales in place, bit for bit.
+TEST_F(KERNEL_SUITE(GradClip), ClippedAdamStepEqualsAdamOnTheScaledGradient) {
+  constexpr size_t kCount = 1037;
+  const auto p0 = ref::random_floats(kCount, 191);
+  const auto g = ref::random_floats(kCount, 192);
+  const float max_norm = 0.5f;
+  const float scale = clip_scale_of(g, max_norm);  // the kernel's own factor: the test is about its use
+  ASSERT_LT(scale, 1.0f);
+  std::vector<float> scaled(g);
+  for (float& x : scaled) x *= scale;
+  const auto adam_step = [&](const std::vector<float>& grad, bool clip) {
+    DeviceArray<float> params(p0), grads(grad), m(std::vector<float>(kCount, 0.0f)), v(std::vector<float>(kCount, 0.0f));
+    DeviceArray<double> partials(static_cast<size_t>(k::grad_clip_partials_size(kCount)));
+    DeviceArray<k::OptimizerStepState> state(std::vector<k::OptimizerStepState>{k::OptimizerStepState{}});
+    if (clip) {
+      k::GradClipParams c;
+      c.grads = grads.get(), c.count = kCount, c.max_norm = max_norm, c.partials = partials.get(), c.state = state.get();
+      k::grad_clip_scale(c, nullptr);
+    }
+    k::AdamParams p;
+    p.params = params.get(), p.grads = grads.get(), p.m = m.get(), p.v = v.get(), p.count = kCount, p.state = state.get();
+    k::optimizer_begin(p, nullptr);
+    k::adam_update(p, nullptr);
+    return params.download();
+  };
+  const auto clipped = adam_step(g, true);
+  const auto reference = adam_step(scaled, false);
+  for (size_t i = 0; i < kCount; ++i) ASSERT_EQ(clipped[i], reference[i]) << "element " << i;
 }
 
 // ---- gather_rows ----------------------------------------------------------------------------------
