@@ -160,6 +160,24 @@ TEST_F(TrainProcess, ResumingWithOtherLayersIsRefusedNamingBothShapes) {
   EXPECT_THAT(err(), AllOf(HasSubstr("checkpoint has layers 29,13"), HasSubstr("--layers asks for 29,12")));
 }
 
+// Optimizer and model flags come from the checkpoint on --resume: the same value is accepted, another
+// one is refused naming both, so a resumed run never trains with settings other than those asked for.
+TEST_F(TrainProcess, ResumingWithAnotherLearningRateIsRefusedNamingBothValues) {
+  ASSERT_EQ(run({"--data", "random:50,29", "--layers", "29,13", "--epochs", "1", "--lr", "0.002", "--device", "cpu",
+                 "--out", path("a.safetensors")}),
+            0)
+      << err();
+  EXPECT_EQ(run({"--data", "random:50,29", "--epochs", "2", "--lr", "0.5", "--device", "cpu", "--resume",
+                 path("a.safetensors"), "--out", path("b.safetensors")}),
+            1);
+  EXPECT_THAT(err(), AllOf(HasSubstr("--lr 0.002"), HasSubstr("--lr 0.5 was given")));
+  EXPECT_FALSE(fs::exists(path("b.safetensors")));
+  EXPECT_EQ(run({"--data", "random:50,29", "--epochs", "2", "--lr", "0.002", "--layers", "29,13", "--device", "cpu",
+                 "--resume", path("a.safetensors"), "--out", path("b.safetensors")}),
+            0)
+      << err();
+}
+
 TEST_F(TrainProcess, NonFiniteLossStopsNamingTheStepAndKeepsTheLastGoodCheckpoint) {
   // Plain SGD with a huge learning rate on a linear MSE model overflows float within a few steps.
   const int status = run({"--data", "random:400,31", "--layers", "31,7", "--loss", "mse", "--output-activation",

@@ -85,6 +85,8 @@ std::vector<int64_t> parse_layers(const std::string& text);
 
 // The ModelConfig the options describe; throws naming the first invalid option.
 ModelConfig model_config(const TrainOptions& options);
+// The same, each flag parsed but the combination not validated (for comparing single fields).
+ModelConfig model_config_unvalidated(const TrainOptions& options);
 
 // --raw-cols, --csv-header, --drop-non-finite.
 void add_load_options(CLI::App& sub, LoadOptions& options);

@@ -4,12 +4,14 @@
 // run after the current step with a checkpoint and exit status 130 / 143; `--resume` continues it
 // bit-identically (CPU backend).
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <csignal>
 #include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "cli/checkpointing.h"
 #include "cli/commands.h"
@@ -29,16 +31,49 @@ std::string join(const std::vector<int64_t>& values) {
   return text;
 }
 
-// The model of an interrupted run. Its configuration comes from the checkpoint; --layers, when
+bool given(const CLI::App& sub, const char* flag) {
+  const CLI::Option* option = sub.get_option_no_throw(flag);
+  return option != nullptr && option->count() > 0;
+}
+
+// On --resume the model and its optimizer come from the checkpoint. A flag that would change them,
+// given (on the command line or in --config) with another value than the checkpoint's, is refused
+// naming both values: silently training with other settings than asked would be worse.
+void refuse_changed_model_flags(const CLI::App& sub, const TrainOptions& o, const ModelConfig& saved) {
+  if (given(sub, "--layers") && saved.layers != parse_layers(o.layers)) {
+    throw ShapeError("--resume " + o.resume + ": checkpoint has layers " + join(saved.layers) +
+                     ", --layers asks for " + join(parse_layers(o.layers)));
+  }
+  static constexpr std::pair<const char*, const char*> kModelFlags[] = {
+      {"--activation", "/hidden_activation"},
+      {"--output-activation", "/output_activation"},
+      {"--loss", "/loss"},
+      {"--optimizer", "/optimizer/kind"},
+      {"--lr", "/optimizer/lr"},
+      {"--weight-decay", "/optimizer/weight_decay"},
+      {"--adamw", "/optimizer/decoupled_weight_decay"},
+      {"--epsilon-hat", "/optimizer/epsilon_hat"},
+      {"--clip-grad-norm", "/optimizer/global_clipnorm"},
+      {"--init-scheme", "/init"},
+      {"--seed", "/seed"}};
+  const nlohmann::json checkpoint = nlohmann::json::parse(to_json(saved));
+  const nlohmann::json asked = nlohmann::json::parse(to_json(model_config_unvalidated(o)));
+  for (const auto& [flag, key] : kModelFlags) {
+    const nlohmann::json::json_pointer pointer(key);
+    if (given(sub, flag) && checkpoint.at(pointer) != asked.at(pointer)) {
+      throw Error("--resume " + o.resume + ": the checkpoint was trained with " + flag + " " +
+                  checkpoint.at(pointer).dump() + ", but " + flag + " " + asked.at(pointer).dump() +
+                  " was given; drop the flag to continue the run, or start a new one with --init");
+    }
+  }
+}
+
+// The model of an interrupted run. Its configuration comes from the checkpoint; model flags, when
 // given, must agree with it.
 Model resume_model(const CLI::App& sub, const TrainOptions& o, Device device) {
   if (!o.init.empty()) throw Error("--resume and --init exclude each other: --resume already holds the weights");
   Model model = Model::load(o.resume, device, backend_options(o));
-  const CLI::Option* layers = sub.get_option_no_throw("--layers");
-  if (layers != nullptr && layers->count() > 0 && model.config().layers != parse_layers(o.layers)) {
-    throw ShapeError("--resume " + o.resume + ": checkpoint has layers " + join(model.config().layers) +
-                     ", --layers asks for " + join(parse_layers(o.layers)));
-  }
+  refuse_changed_model_flags(sub, o, model.config());
   if (model.epochs_completed() >= o.epochs) {
     throw Error("--resume " + o.resume + ": the checkpoint already completed " +
                 std::to_string(model.epochs_completed()) + " epoch(s); --epochs " + std::to_string(o.epochs) +
