@@ -3,14 +3,18 @@
 // a hard limit the reliability issue asks for or a finding of the fuzzers in tests/fuzz (marked
 // "fuzz regression"); scripts/fuzz.sh keeps looking for more.
 #include <gmock/gmock.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -18,6 +22,7 @@
 #include "cuae/dataset.h"
 #include "cuae/error.h"
 #include "cuae/model_config.h"
+#include "data/atomic_file.h"
 #include "error_message.h"
 
 namespace cuae {
@@ -182,6 +187,37 @@ TEST_F(HostileInput, JsonNumberBeyondDoubleRangeIsAConfigErrorNotAForeignExcepti
   const fs::path path = write("overflow.safetensors", safetensors(header.size(), header, ""));
   EXPECT_THAT(message_of<IoError>([&] { read_checkpoint(path); }),
               AllOf(HasSubstr("overflow.safetensors"), HasSubstr("header"), HasSubstr("invalid JSON")));
+}
+
+// A save killed mid-write leaves "<name>.tmp.XXXXXX" behind. The next successful save of that name
+// removes such leftovers, but never a temporary that a live writer holds (flock), one younger than
+// the start-up window of a writer, or another output's temporary.
+TEST_F(HostileInput, LeftoverTemporariesOfKilledSavesAreRemovedByTheNextSave) {
+  const fs::path out = dir_ / "model.safetensors";
+  const auto age = [](const fs::path& path) {
+    fs::last_write_time(path, fs::file_time_type::clock::now() - std::chrono::hours(1));
+    return path;
+  };
+  const fs::path stale = age(write("model.safetensors.tmp.Ab3dE6", "half a save"));
+  const fs::path held = age(write("model.safetensors.tmp.Zz9yY8", "a live writer's"));
+  const fs::path fresh = write("model.safetensors.tmp.Qq1wW2", "just created");
+  const fs::path other = age(write("other.safetensors.tmp.Ab3dE6", "another output's"));
+  const fs::path not_ours = age(write("model.safetensors.tmp.notes", "not a temporary name"));
+  const int held_fd = ::open(held.c_str(), O_RDONLY);
+  ASSERT_GE(held_fd, 0);
+  ASSERT_EQ(::flock(held_fd, LOCK_EX | LOCK_NB), 0);
+
+  const std::string bytes = "finished";
+  data::write_file_atomically(out, std::as_bytes(std::span(bytes.data(), bytes.size())));
+  ::close(held_fd);
+
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_TRUE(fs::exists(held));
+  EXPECT_TRUE(fs::exists(fresh));
+  EXPECT_TRUE(fs::exists(other));
+  EXPECT_TRUE(fs::exists(not_ours));
+  std::ifstream in(out, std::ios::binary);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), bytes);
 }
 
 // Seeds are valid files, so fuzzing starts inside the parsers; "regression-*" files are past

@@ -1,7 +1,9 @@
 // Writing an output without ever leaving a half-written file under its name: the bytes go to a
 // temporary file next to the destination (same file system, so rename is atomic), which is flushed,
 // fsync'ed and renamed over the destination only when everything succeeded. An existing file at the
-// destination stays untouched on any failure.
+// destination stays untouched on any failure. The temporary ("<name>.tmp.XXXXXX") is flock'ed while
+// it is written; a successful commit removes older unlocked temporaries of the same name, which are
+// what a killed save leaves behind.
 #pragma once
 
 #include <cstddef>
