@@ -61,6 +61,7 @@ class CudaBackend final : public Backend {
   double loss_sum(MatrixView batch) override;
   void forward(MatrixView in, int first_layer, int last_layer, float* out) override;
   EpochResult train_epoch(const Dataset& data, const EpochPlan& plan, const ProgressFn& progress) override;
+  double dataset_loss_sum(const Dataset& data, int64_t batch_size) override;
   bool resumes_mid_epoch() const override { return true; }
   StepProfile profile_steps(MatrixView batch, int warmup, int steps) override;
 
@@ -76,6 +77,18 @@ class CudaBackend final : public Backend {
   void run_step(int64_t rows, bool use_graph);
   void upload_rows(const float* rows, int64_t count, int64_t cols);
   BatchSource& source_for(const Dataset& data, const EpochPlan& plan);
+  // Free device memory less headroom for cuBLAS and the driver.
+  static size_t usable_bytes(size_t free_bytes) {
+    return free_bytes - std::min<size_t>(free_bytes / 10, size_t{64} << 20);
+  }
+  // Device bytes a resident data set may occupy: usable_bytes, lowered by the options' budget.
+  size_t data_budget(size_t free_bytes) const {
+    const size_t usable = usable_bytes(free_bytes);
+    return options_.device_memory_budget > 0 ? std::min(usable, static_cast<size_t>(options_.device_memory_budget))
+                                             : usable;
+  }
+  // The evaluation data set uploaded once and kept, or null when it does not fit the budget.
+  ResidentData* resident_eval_data(const Dataset& data);
   // Sum over batches [from, to) of loss * rows; one synchronisation.
   double read_losses(int64_t from, int64_t to, int64_t batch_size, int64_t total_rows);
 
@@ -91,6 +104,9 @@ class CudaBackend final : public Backend {
   int64_t graph_rows_ = 0;
   PinnedBuffer<float> host_losses_;
   std::unique_ptr<BatchSource> source_;
+  std::unique_ptr<ResidentData> eval_data_;
+  DeviceBuffer<int64_t> eval_batch_indices_;  // 0, 1, 2, ...: batch b of an evaluation reads entry b
+  DeviceBuffer<float> eval_losses_;           // loss sum of each evaluation batch
 };
 
 CudaDeviceInfo CudaBackend::select_device_with_room(int index, const ParameterLayout& layout,
@@ -269,11 +285,8 @@ BatchSource& CudaBackend::source_for(const Dataset& data, const EpochPlan& plan)
   stream_.synchronize();  // the old source may still be read by queued gathers
   source_.reset();        // and its memory counts as free for the new one
   const auto [free_bytes, total_bytes] = memory_info();
-  // Leave headroom for cuBLAS and the driver; a budget from the options can only lower the limit.
-  const size_t usable = free_bytes - std::min<size_t>(free_bytes / 10, size_t{64} << 20);
-  const size_t budget = options_.device_memory_budget > 0
-                            ? std::min(usable, static_cast<size_t>(options_.device_memory_budget))
-                            : usable;
+  const size_t usable = usable_bytes(free_bytes);
+  const size_t budget = data_budget(free_bytes);
   if (data.size_bytes() <= budget) {
     source_ = std::make_unique<ResidentData>(data, stream_.get());
     return *source_;
@@ -300,6 +313,54 @@ double CudaBackend::read_losses(int64_t from, int64_t to, int64_t batch_size, in
     const int64_t rows = std::min(batch_size, total_rows - b * batch_size);
     sum += static_cast<double>(host_losses_.data()[b]) * static_cast<double>(rows);
   }
+  return sum;
+}
+
+ResidentData* CudaBackend::resident_eval_data(const Dataset& data) {
+  if (eval_data_ && eval_data_->serves(data, 0)) return eval_data_.get();
+  stream_.synchronize();  // queued gathers may still read the old copy
+  eval_data_.reset();
+  if (data.size_bytes() > data_budget(memory_info().first)) return nullptr;
+  eval_data_ = std::make_unique<ResidentData>(data, stream_.get());
+  return eval_data_.get();
+}
+
+// Evaluation with the data set on the device: per batch, the gather kernel fills the input rows and
+// the loss kernel writes the batch's loss sum to its own slot; one read-back at the end. Batches are
+// at most kInferenceRows rows, as in loss_sum, to bound the activation memory.
+double CudaBackend::dataset_loss_sum(const Dataset& data, int64_t batch_size) {
+  activate();
+  check_width(data.cols(), layout_.input_dim(), "evaluate (" + data.name() + ")");
+  if (batch_size <= 0) throw Error("evaluate: batch size must be > 0, got " + std::to_string(batch_size));
+  if (data.rows() == 0) return 0;
+  ResidentData* resident = resident_eval_data(data);
+  if (resident == nullptr) return Backend::dataset_loss_sum(data, batch_size);  // host rows, chunk by chunk
+  const int64_t rows_per_batch = std::min({batch_size, kInferenceRows, data.rows()});
+  const int64_t batches = (data.rows() + rows_per_batch - 1) / rows_per_batch;
+  prepare(rows_per_batch, 0, "evaluate");
+  if (static_cast<int64_t>(eval_batch_indices_.size()) < batches) {
+    std::vector<int64_t> indices(static_cast<size_t>(batches));
+    for (int64_t b = 0; b < batches; ++b) indices[static_cast<size_t>(b)] = b;
+    eval_batch_indices_ = DeviceBuffer<int64_t>(indices.size(), "evaluation batch indices");
+    eval_batch_indices_.upload(indices, stream_.get());
+    eval_losses_ = DeviceBuffer<float>(indices.size(), "evaluation losses");
+    stream_.synchronize();  // `indices` is about to go
+  }
+  EpochPlan plan;
+  plan.batch_size = rows_per_batch;
+  plan.shuffle = false;
+  resident->begin_epoch(plan);
+  for (int64_t b = 0; b < batches; ++b) {
+    const int64_t rows = std::min(rows_per_batch, data.rows() - b * rows_per_batch);
+    resident->gather(b, rows, net_.input(), eval_batch_indices_.data() + b, stream_.get());
+    net_.enqueue_loss_sum(rows, eval_losses_.data() + b);
+  }
+  std::vector<float> losses(static_cast<size_t>(batches));
+  CUDA_CHECK(cudaMemcpyAsync(losses.data(), eval_losses_.data(), losses.size() * sizeof(float),
+                             cudaMemcpyDeviceToHost, stream_.get()));
+  stream_.synchronize();
+  double sum = 0;
+  for (const float loss : losses) sum += loss;
   return sum;
 }
 
