@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds cuae for sm_90 (Release) HERE, where the Debian dev packages are, and bundles what a GPU
-# machine without them needs to run the GPU tests: the test executables, the cuae CLI, libcuae and
-# every non-system shared library ldd shows (libcuae.so.0 among them). CUDA's own libraries (cudart, cuBLAS: hundreds of MiB)
+# machine without them needs to run the GPU tests and benchmarks: the GPU test executables, the Google
+# Benchmark GPU suites, the cuae CLI, libcuae and every non-system shared library ldd shows
+# (libcuae.so.0, libbenchmark, libgtest among them). CUDA's own libraries (cudart, cuBLAS: hundreds of MiB)
 # and the driver are NOT bundled: the GPU machine's toolkit provides them (/usr/local/cuda/lib64).
 #
 #   bench/gpu_bundle.sh [BUNDLE_DIR]     default: out/gpu-bundle; the result must stay under 64 MiB
@@ -14,21 +15,20 @@ jobs=${CUAE_JOBS:-2}
 
 # CMake 3.25 lacks nvcc's C++20 flag table; tell it (harmless where it knows it).
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 \
-      -DCUAE_BUILD_BENCH=OFF -DCMAKE_CUDA20_STANDARD_COMPILE_OPTION=-std=c++20 \
+      -DCUAE_BUILD_BENCH=ON -DCMAKE_CUDA20_STANDARD_COMPILE_OPTION=-std=c++20 \
       -DCMAKE_CUDA20_EXTENSION_COMPILE_OPTION=-std=c++20
 grep -q '#define CUAE_HAS_CUDA 1' "$build/generated/include/cuae/config.h" ||
   { echo "gpu_bundle: nvcc not found, nothing to bundle" >&2; exit 1; }
-targets=(cuae cuae_cli)
-for t in cuae_gpu_kernel_tests cuae_gpu_backend_tests; do
-  ninja -C "$build" -t targets all | grep -q "^$t:" && targets+=("$t")
-done
+# Every GPU test executable (cuae_gpu_*_tests) and GPU benchmark (gpu_*_bench) the build defines.
+gpu_targets=$(ninja -C "$build" -t targets all | sed -n -E 's/^(cuae_gpu_[a-z_]+_tests|gpu_[a-z_]+_bench): .*/\1/p' | sort -u)
+targets=(cuae cuae_cli $gpu_targets)
 cmake --build "$build" -j"$jobs" --target "${targets[@]}"
 
 rm -rf "$bundle"
 mkdir -p "$bundle/bin" "$bundle/lib"
 executables=("$build/src/cuae")
-for t in cuae_gpu_kernel_tests cuae_gpu_backend_tests; do
-  found=$(find "$build/tests" -type f -name "$t" -perm -u+x | head -n1)
+for t in $gpu_targets; do
+  found=$(find "$build/tests" "$build/bench" -type f -name "$t" -perm -u+x | head -n1)
   [ -n "$found" ] && executables+=("$found")
 done
 cp "${executables[@]}" "$bundle/bin/"

@@ -22,6 +22,19 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > 
 note "gpu: $(head -n1 "$out/nvidia-smi.txt")"
 note "nvcc: $(/usr/local/cuda/bin/nvcc --version 2>/dev/null | tail -1)"
 
+# cuDNN is loaded at run time (src/cudnn/cudnn_library.cpp). GPU images often carry it only inside
+# PyTorch's wheels (nvidia/cudnn/lib, with NVRTC in nvidia/cuda_nvrtc/lib for runtime fusion).
+if ! ldconfig -p | grep -q 'libcudnn.so.9 '; then
+  for dir in $(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2> /dev/null); do
+    for lib in libcudnn.so.9 'libnvrtc.so.*'; do
+      found=$(find "$dir/nvidia" -name "$lib" 2> /dev/null | head -n1)
+      [ -n "$found" ] && export LD_LIBRARY_PATH="$(dirname "$found"):${LD_LIBRARY_PATH:-}"
+    done
+  done
+fi
+note "cudnn: $( (ldconfig -p | grep -o '/[^ ]*libcudnn.so.9$'; tr ':' '\n' <<< "${LD_LIBRARY_PATH:-}" | while read -r d; do
+  [ -e "$d/libcudnn.so.9" ] && echo "$d/libcudnn.so.9"; done) | head -n1 | grep . || echo 'not found: the cuDNN baseline reports it and is skipped')"
+
 status=0
 bundle=${CUAE_GPU_BUNDLE:-out/gpu-bundle}
 if [ -x "$bundle/bin/cuae" ]; then

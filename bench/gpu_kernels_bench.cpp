@@ -1,7 +1,8 @@
 // One benchmark per hand-written kernel family on the shapes of the three models, timed with CUDA
 // events (UseManualTime), with FLOP/s and bytes/s counters (bytes: compulsory traffic, each tensor
-// read or written once). The fused dense forward runs next to its library baseline, cuBLAS SGEMM +
-// the bias/activation epilogue, in the same process, so their ratio is read off one table.
+// read or written once). The fused dense forward runs next to its library baselines, cuBLAS SGEMM +
+// the bias/activation epilogue and a cuDNN fused graph, in the same process, so their ratios are
+// read off one table.
 // Without a device every benchmark skips with the runtime's reason.
 #include <benchmark/benchmark.h>
 #include <cublas_v2.h>
@@ -15,6 +16,7 @@
 
 #include "bench/gpu_bench_util.h"
 #include "cuda/cublas_handle.h"
+#include "cudnn/cudnn_forward.h"
 #include "kernels/kernels.h"
 
 namespace {
@@ -54,50 +56,72 @@ const std::vector<std::pair<const char*, int64_t>> kParams = {
     {"wide_2099200", 2 * 1024 * 1024 + 2 * 1024},
     {"deep_1384976", 2 * (784 * 512 + 512 * 256 + 256 * 64) + (512 + 256 + 64) + (256 + 512 + 784)}};
 
+// One dense layer of shape g on the device, x·wᵀ + bias -> relu -> y, with fixed random contents.
+struct DenseLayer {
+  explicit DenseLayer(const Gemm& g)
+      : x(random_buffer(static_cast<size_t>(g.m * g.k), 0, 1, 1, "x")),
+        w(random_buffer(static_cast<size_t>(g.n) * g.k, -0.1f, 0.1f, 2, "w")),
+        b(random_buffer(static_cast<size_t>(g.n), -0.1f, 0.1f, 3, "bias")),
+        y(static_cast<size_t>(g.m * g.n), "y") {
+    params.x = x.data();
+    params.w = w.data();
+    params.bias = b.data();
+    params.y = y.data();
+    params.m = g.m;
+    params.n = g.n;
+    params.k = g.k;
+    params.act = k::Act::relu;
+  }
+  DeviceBuffer<float> x, w, b, y;
+  k::DenseForwardParams params;
+};
+
+// FLOPs of the layer and its compulsory bytes, plus `extra_outputs` more passes over y.
+void set_dense_rates(benchmark::State& state, const Gemm& g, int extra_outputs = 0) {
+  const double m = static_cast<double>(g.m), n = g.n, kk = g.k;
+  set_rates(state, 2 * m * n * kk + 2 * m * n, kF * (m * kk + n * kk + n + (1 + extra_outputs) * m * n));
+}
+
 void dense_fused(benchmark::State& state, Gemm g, int tile) {
   if (!have_device(state)) return;
   cuae::cuda::Stream stream;
-  auto x = random_buffer(static_cast<size_t>(g.m * g.k), 0, 1, 1, "x");
-  auto w = random_buffer(static_cast<size_t>(g.n) * g.k, -0.1f, 0.1f, 2, "w");
-  auto b = random_buffer(static_cast<size_t>(g.n), -0.1f, 0.1f, 3, "bias");
-  DeviceBuffer<float> y(static_cast<size_t>(g.m * g.n), "y");
-  k::DenseForwardParams p;
-  p.x = x.data();
-  p.w = w.data();
-  p.bias = b.data();
-  p.y = y.data();
-  p.m = g.m;
-  p.n = g.n;
-  p.k = g.k;
-  p.act = k::Act::relu;
-  p.tile = tile;
-  run_timed(state, stream.get(), [&] { k::dense_forward(p, stream.get()); });
-  const double m = static_cast<double>(g.m), n = g.n, kk = g.k;
-  set_rates(state, 2 * m * n * kk + 2 * m * n, kF * (m * kk + n * kk + n + m * n));
+  DenseLayer layer(g);
+  layer.params.tile = tile;
+  run_timed(state, stream.get(), [&] { k::dense_forward(layer.params, stream.get()); });
+  set_dense_rates(state, g);
 }
 
 void dense_cublas(benchmark::State& state, Gemm g) {
   if (!have_device(state)) return;
   cuae::cuda::Stream stream;
   cuae::cuda::CublasHandle cublas(stream.get(), /*tf32=*/false);
-  auto x = random_buffer(static_cast<size_t>(g.m * g.k), 0, 1, 1, "x");
-  auto w = random_buffer(static_cast<size_t>(g.n) * g.k, -0.1f, 0.1f, 2, "w");
-  auto b = random_buffer(static_cast<size_t>(g.n), -0.1f, 0.1f, 3, "bias");
-  DeviceBuffer<float> y(static_cast<size_t>(g.m * g.n), "y");
+  DenseLayer layer(g);
   k::BiasActParams p;
-  p.z = y.data();
-  p.bias = b.data();
-  p.y = y.data();
+  p.z = layer.y.data();
+  p.bias = layer.b.data();
+  p.y = layer.y.data();
   p.m = g.m;
   p.n = g.n;
   p.act = k::Act::relu;
   run_timed(state, stream.get(), [&] {
-    cublas.forward(x.data(), w.data(), y.data(), g.m, g.n, g.k);
+    cublas.forward(layer.x.data(), layer.w.data(), layer.y.data(), g.m, g.n, g.k);
     k::bias_act_forward(p, stream.get());
   });
-  const double m = static_cast<double>(g.m), n = g.n, kk = g.k;
   // The epilogue reads and writes Y once more: count it, it is the price of the unfused baseline.
-  set_rates(state, 2 * m * n * kk + 2 * m * n, kF * (m * kk + n * kk + n + 3 * m * n));
+  set_dense_rates(state, g, 2);
+}
+
+// NVIDIA's own fusion of the same layer: one cuDNN graph (matmul -> bias add -> activation). Where
+// cuDNN is missing or has no engine for the shape, the benchmark ends with that message.
+void dense_cudnn(benchmark::State& state, Gemm g) {
+  if (!have_device(state)) return;
+  cuae::cuda::Stream stream;
+  cuae::cuda::CudnnDenseForward cudnn(stream.get(), /*allow_tf32=*/false);
+  DenseLayer layer(g);
+  cudnn.prepare(layer.params);
+  state.SetLabel(cudnn.describe(layer.params));
+  run_timed(state, stream.get(), [&] { cudnn.forward(layer.params); });
+  set_dense_rates(state, g);
 }
 
 void bias_act(benchmark::State& state, Elementwise e) {
@@ -217,6 +241,24 @@ void sgd(benchmark::State& state, int64_t count) {
   set_rates(state, 4.0 * static_cast<double>(count), kF * 5.0 * static_cast<double>(count));
 }
 
+// Global-norm clipping's two reductions (only with --clip-grad-norm): one read of the gradient.
+void grad_clip(benchmark::State& state, int64_t count) {
+  if (!have_device(state)) return;
+  cuae::cuda::Stream stream;
+  auto grads = random_buffer(static_cast<size_t>(count), -0.01f, 0.01f, 18, "grads");
+  DeviceBuffer<double> partials(static_cast<size_t>(k::grad_clip_partials_size(count)), "partials");
+  DeviceBuffer<k::OptimizerStepState> step(1, "state");
+  CUDA_CHECK(cudaMemset(step.data(), 0, sizeof(k::OptimizerStepState)));
+  k::GradClipParams p;
+  p.grads = grads.data();
+  p.count = count;
+  p.max_norm = 1.0f;
+  p.partials = partials.data();
+  p.state = step.data();
+  run_timed(state, stream.get(), [&] { k::grad_clip_scale(p, stream.get()); });
+  set_rates(state, 2.0 * static_cast<double>(count), kF * static_cast<double>(count));
+}
+
 // A shuffled batch gathered from a resident data set of 60000 rows (Fashion-MNIST's size).
 void gather(benchmark::State& state, Elementwise e, bool u8) {
   if (!have_device(state)) return;
@@ -267,6 +309,7 @@ int main(int argc, char** argv) {
     add(std::string("DenseForward/fused_tile64/") + g.name, dense_fused, g, 64);
     add(std::string("DenseForward/fused_tile128/") + g.name, dense_fused, g, 128);
     add(std::string("DenseForward/cublas_bias_act/") + g.name, dense_cublas, g);
+    add(std::string("DenseForward/cudnn_graph/") + g.name, dense_cudnn, g);
   }
   for (const Elementwise& e : kElementwise) {
     add(std::string("BiasActForward/sigmoid/") + e.name, bias_act, e);
@@ -279,6 +322,7 @@ int main(int argc, char** argv) {
   for (const auto& [name, count] : kParams) {
     add(std::string("AdamUpdate/") + name, adam, count);
     add(std::string("SgdUpdate/") + name, sgd, count);
+    add(std::string("GradClipScale/") + name, grad_clip, count);
   }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

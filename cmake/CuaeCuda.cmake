@@ -22,9 +22,10 @@ if(CUAE_CUDA)
     find_package(CUDAToolkit REQUIRED)
     set(CUAE_HAS_CUDA ON)
     if(CUAE_CUDNN)
+      # Detected by its headers only: the baseline opens libcudnn.so.9 at run time (dlopen), so no
+      # library is needed at build time.
       find_path(CUDNN_INCLUDE_DIR cudnn.h HINTS ${CUDAToolkit_INCLUDE_DIRS})
-      find_library(CUDNN_LIBRARY cudnn HINTS ${CUDAToolkit_LIBRARY_DIR})
-      if(CUDNN_INCLUDE_DIR AND CUDNN_LIBRARY)
+      if(CUDNN_INCLUDE_DIR AND EXISTS ${CUDNN_INCLUDE_DIR}/cudnn_backend.h)
         set(CUAE_HAS_CUDNN ON)
       else()
         message(STATUS "cuae: cuDNN not found; the cuDNN forward baseline is not built")

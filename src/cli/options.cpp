@@ -49,8 +49,8 @@ void add_train_options(CLI::App& sub, TrainOptions& o) {
   sub.add_option("--init", o.init, "Start from the weights of this checkpoint (same layers)");
   sub.add_option("--metrics", o.metrics, "Write epoch,train_loss,val_loss,seconds,samples_per_s per epoch to this CSV");
   sub.add_option("--threads", o.threads, "CPU threads (0: all cores)")->capture_default_str();
-  sub.add_option("--forward", o.forward, "CUDA forward: fused (hand-written kernel) or cublas (SGEMM + "
-                 "bias/activation kernel)")->capture_default_str();
+  sub.add_option("--forward", o.forward, "CUDA forward: fused (hand-written kernel), cublas (SGEMM + "
+                 "bias/activation kernel) or cudnn (a cuDNN fused graph, when cuDNN 9 is installed)")->capture_default_str();
   sub.add_flag("--no-cuda-graphs", o.no_cuda_graphs, "CUDA: launch every step's kernels instead of replaying a graph");
   sub.add_flag("--allow-tf32", o.allow_tf32, "CUDA: let cuBLAS use TF32 tensor cores (not exact FP32)");
   sub.add_option("--resume", o.resume,

@@ -158,6 +158,8 @@ void CudaBackend::run_step(int64_t rows, bool use_graph) {
     net_.enqueue_step(rows);
     return;
   }
+  net_.prepare_step(rows);  // cuDNN plans are built before capture, which must not allocate
+  if (net_.workspace_moved()) graph_.reset();
   if (!graph_.ready() || graph_rows_ != rows) {
     graph_.capture(stream_.get(), [&] { net_.enqueue_step(rows); });
     graph_rows_ = rows;
@@ -411,10 +413,6 @@ EpochResult CudaBackend::train_epoch(const Dataset& data, const EpochPlan& plan,
 
 std::unique_ptr<Backend> make_cuda_backend(const ModelConfig& config, const ParameterLayout& layout, int device_index,
                                            const BackendOptions& options) {
-  if (options.forward == BackendOptions::Forward::cudnn) {
-    throw CudaError("Device cuda:" + std::to_string(device_index) +
-                    ": the cuDNN forward baseline (Forward::cudnn) is not built yet; use Forward::fused or cublas");
-  }
   return std::make_unique<cuda::CudaBackend>(config, layout, device_index, options);
 }
 

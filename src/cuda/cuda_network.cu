@@ -50,6 +50,10 @@ CudaNetwork::CudaNetwork(const ModelConfig& config, const ParameterLayout& layou
   const kernels::OptimizerStepState initial{};
   state_.upload(std::span(&initial, 1), stream_);
   CUDA_CHECK(cudaStreamSynchronize(stream_));
+  // Throws CudnnUnavailableError, naming why, where the baseline is not built or cuDNN is missing.
+  if (options.forward == BackendOptions::Forward::cudnn) {
+    cudnn_ = std::make_unique<CudnnDenseForward>(stream_, options.allow_tf32);
+  }
 }
 
 kernels::Act CudaNetwork::act_of(int l) const {
@@ -126,46 +130,61 @@ bool CudaNetwork::reserve(int64_t rows, int64_t loss_slots) {
   return changed;
 }
 
-void CudaNetwork::enqueue_layer(int l, const float* in, int64_t rows, kernels::Act act) const {
+kernels::DenseForwardParams CudaNetwork::layer_params(int l, const float* in, int64_t rows, kernels::Act act) const {
   const auto& layer = layout_.layers[static_cast<size_t>(l)];
   const auto& buffers = layers_[static_cast<size_t>(l)];
-  const float* w = params_.data() + layer.weight_offset;
-  const float* bias = params_.data() + layer.bias_offset;
-  float* pre = kernels::act_needs_preactivation(act) ? buffers.pre.data() : nullptr;
-  const int n = static_cast<int>(layer.out), k = static_cast<int>(layer.in);
+  kernels::DenseForwardParams p;
+  p.x = in;
+  p.w = params_.data() + layer.weight_offset;
+  p.bias = params_.data() + layer.bias_offset;
+  p.y = buffers.y.data();
+  p.pre = kernels::act_needs_preactivation(act) ? buffers.pre.data() : nullptr;
+  p.m = rows;
+  p.n = static_cast<int>(layer.out);
+  p.k = static_cast<int>(layer.in);
+  p.act = act;
+  p.slope = config_.leaky_relu_slope;
+  return p;
+}
+
+void CudaNetwork::enqueue_layer(int l, const float* in, int64_t rows, kernels::Act act) const {
+  const kernels::DenseForwardParams p = layer_params(l, in, rows, act);
   switch (options_.forward) {
-    case BackendOptions::Forward::fused: {
-      kernels::DenseForwardParams p;
-      p.x = in;
-      p.w = w;
-      p.bias = bias;
-      p.y = buffers.y.data();
-      p.pre = pre;
-      p.m = rows;
-      p.n = n;
-      p.k = k;
-      p.act = act;
-      p.slope = config_.leaky_relu_slope;
+    case BackendOptions::Forward::fused:
       kernels::dense_forward(p, stream_);
       return;
-    }
     case BackendOptions::Forward::cublas: {
-      cublas_.forward(in, w, buffers.y.data(), rows, n, k);
-      kernels::BiasActParams p;
-      p.z = buffers.y.data();
-      p.bias = bias;
-      p.y = buffers.y.data();
-      p.pre = pre;
-      p.m = rows;
-      p.n = n;
-      p.act = act;
-      p.slope = config_.leaky_relu_slope;
-      kernels::bias_act_forward(p, stream_);
+      cublas_.forward(p.x, p.w, p.y, rows, p.n, p.k);
+      kernels::BiasActParams epilogue;
+      epilogue.z = p.y;
+      epilogue.bias = p.bias;
+      epilogue.y = p.y;
+      epilogue.pre = p.pre;
+      epilogue.m = rows;
+      epilogue.n = p.n;
+      epilogue.act = act;
+      epilogue.slope = p.slope;
+      kernels::bias_act_forward(epilogue, stream_);
       return;
     }
-    case BackendOptions::Forward::cudnn: break;
+    case BackendOptions::Forward::cudnn:
+      // A cached plan costs a lookup; a new shape (e.g. a last partial batch) is planned here, outside
+      // any capture, because prepare_step planned every captured shape beforehand.
+      workspace_moved_ = cudnn_->prepare(p) || workspace_moved_;
+      cudnn_->forward(p);
+      return;
   }
-  throw CudaError("CUDA forward: the cuDNN forward baseline is not built (issue 6); use Forward::fused or cublas");
+}
+
+void CudaNetwork::prepare_step(int64_t rows) const {
+  if (!cudnn_) return;
+  const float* in = input_.data();
+  const int output_layer = static_cast<int>(layers_.size()) - 1;
+  for (int l = 0; l <= output_layer; ++l) {
+    const kernels::DenseForwardParams p = layer_params(l, in, rows, l == output_layer ? kernels::Act::linear : act_of(l));
+    workspace_moved_ = cudnn_->prepare(p) || workspace_moved_;
+    in = layers_[static_cast<size_t>(l)].y.data();
+  }
 }
 
 const float* CudaNetwork::enqueue_forward(int64_t rows, int first, int last, bool logits_only) const {

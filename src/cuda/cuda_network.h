@@ -6,7 +6,8 @@
 // activations sized for `capacity` rows; two ping-pong dA buffers; the loss kernel's partials.
 //
 // Step (rows m, input x = target):
-//   forward   a_l = act_l(a_{l-1} · W_lᵀ + b_l)  fused kernel, or cuBLAS SGEMM + bias/act kernel;
+//   forward   a_l = act_l(a_{l-1} · W_lᵀ + b_l)  fused kernel, cuBLAS SGEMM + bias/act kernel, or one
+//             cuDNN graph (matmul -> add -> activation, src/cudnn);
 //             the last layer stops at the logits (linear), which the loss kernel consumes.
 //   loss      loss_forward_backward: mean loss -> losses[state.batch], dZ = dloss/dlogits
 //   backward  dW_l = dZ_lᵀ·a_{l-1}, dA_{l-1} = dZ_l·W_l (cuBLAS), db_l = bias_grad(dZ_l),
@@ -18,6 +19,8 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <memory>
+#include <utility>
 #include <vector>
 
 #include "cuae/layout.h"
@@ -25,6 +28,7 @@
 #include "cuae/model_config.h"
 #include "cuda/cublas_handle.h"
 #include "cuda/device_buffer.h"
+#include "cudnn/cudnn_forward.h"
 #include "kernels/kernels.h"
 
 namespace cuae::cuda {
@@ -66,12 +70,20 @@ class CudaNetwork {
   // Summed (not mean) loss of input() rows into *out (device). Enqueue only.
   void enqueue_loss_sum(int64_t rows, float* out) const;
 
+  // Forward::cudnn builds a cuDNN plan the first time a layer shape is used, which may move its
+  // workspace. prepare_step builds the plans of a `rows`-row step ahead of graph capture (which
+  // must not allocate); workspace_moved says whether the workspace moved since the last call, i.e.
+  // whether graphs captured before hold a stale pointer. Both are no-ops for the other forwards.
+  void prepare_step(int64_t rows) const;
+  bool workspace_moved() const { return std::exchange(workspace_moved_, false); }
+
  private:
   struct LayerBuffers {
     DeviceBuffer<float> y;    // activation output, or logits for the last layer
     DeviceBuffer<float> pre;  // pre-activation, only where act' needs it (gelu)
   };
 
+  kernels::DenseForwardParams layer_params(int l, const float* in, int64_t rows, kernels::Act act) const;
   void enqueue_layer(int l, const float* in, int64_t rows, kernels::Act act) const;
   void enqueue_loss(int64_t rows, float* grad, float scale_loss, float* out, const int64_t* index) const;
   void enqueue_backward(int64_t rows) const;
@@ -94,6 +106,8 @@ class CudaNetwork {
   DeviceBuffer<float> partials_;
   DeviceBuffer<float> bias_workspace_;
   DeviceBuffer<float> losses_;
+  std::unique_ptr<CudnnDenseForward> cudnn_;  // Forward::cudnn only
+  mutable bool workspace_moved_ = false;
 };
 
 }  // namespace cuae::cuda
