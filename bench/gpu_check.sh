@@ -24,16 +24,27 @@ note "nvcc: $(/usr/local/cuda/bin/nvcc --version 2>/dev/null | tail -1)"
 
 # cuDNN is loaded at run time (src/cudnn/cudnn_library.cpp). GPU images often carry it only inside
 # PyTorch's wheels (nvidia/cudnn/lib, with NVRTC in nvidia/cuda_nvrtc/lib for runtime fusion).
-if ! ldconfig -p | grep -q 'libcudnn.so.9 '; then
+cudnn_path() {
+  local path dir
+  path=$(ldconfig -p 2> /dev/null | awk '/libcudnn\.so\.9 /{print $NF; exit}')
+  if [ -z "$path" ]; then
+    IFS=: read -ra dirs <<< "${LD_LIBRARY_PATH:-}"
+    for dir in "${dirs[@]}"; do
+      if [ -e "$dir/libcudnn.so.9" ]; then path="$dir/libcudnn.so.9"; break; fi
+    done
+  fi
+  echo "$path"
+}
+if [ -z "$(cudnn_path)" ]; then
   for dir in $(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2> /dev/null); do
     for lib in libcudnn.so.9 'libnvrtc.so.*'; do
-      found=$(find "$dir/nvidia" -name "$lib" 2> /dev/null | head -n1)
+      found=$(find "$dir/nvidia" -name "$lib" 2> /dev/null | sort | head -n1)
       [ -n "$found" ] && export LD_LIBRARY_PATH="$(dirname "$found"):${LD_LIBRARY_PATH:-}"
     done
   done
 fi
-note "cudnn: $( (ldconfig -p | grep -o '/[^ ]*libcudnn.so.9$'; tr ':' '\n' <<< "${LD_LIBRARY_PATH:-}" | while read -r d; do
-  [ -e "$d/libcudnn.so.9" ] && echo "$d/libcudnn.so.9"; done) | head -n1 | grep . || echo 'not found: the cuDNN baseline reports it and is skipped')"
+found=$(cudnn_path)
+note "cudnn: ${found:-not found: the cuDNN baseline reports it and is skipped}"
 
 status=0
 bundle=${CUAE_GPU_BUNDLE:-out/gpu-bundle}

@@ -6,6 +6,9 @@ namespace cuae::tol {
 
 // FP32 dot products of length K accumulate rounding ~ sqrt(K)·2^-24 relative; K ≤ 4096 in tests.
 inline constexpr double kDense = 1e-5;
+// The same with TF32 products (--allow-tf32): operands rounded to 10 mantissa bits (2^-11 relative),
+// each product off by up to ~2^-10; over random-sign sums the norm-wise error stays near 1e-3.
+inline constexpr double kDenseTf32 = 5e-3;
 // Elementwise ops: one or two roundings of a transcendental (expf, tanhf, erff: ≤ 2 ulp).
 inline constexpr double kElementwise = 1e-6;
 // Summed loss over up to ~10^6 elements in FP32 partials with a fixed tree: ~log2(n)·2^-24.
