@@ -80,6 +80,7 @@ fi
 
 # End to end: the CLI trains on the GPU (structured synthetic data, so no data files are needed).
 timeout 30 "$cli" info > "$out/cuae-info.log" 2>&1 || status=1
+note "cuae info: $(grep -E '^(cuda:|cudnn:)' "$out/cuae-info.log" | tr '\n' ' ')"
 timeout 90 "$cli" train --data structured:60000,784,16 --layers 784,64 --epochs 2 --batch 256 --device cuda \
   --out "$out/model.safetensors" > "$out/cuae-train.log" 2>&1 || status=1
 note "cuae train on cuda: $(tail -n 2 "$out/cuae-train.log" | tr '\n' ' ')"

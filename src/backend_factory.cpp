@@ -7,6 +7,7 @@
 
 #if CUAE_HAS_CUDA
 #include "cuda/cuda_backend.h"
+#include "cudnn/cudnn_forward.h"
 #endif
 
 namespace cuae {
@@ -29,6 +30,14 @@ CudaStatus cuda_status() {
   CudaStatus status;
   status.reason = "this build of cuae has no CUDA backend";
   return status;
+#endif
+}
+
+std::string cudnn_status() {
+#if CUAE_HAS_CUDA
+  return cuda::cudnn_library_status();
+#else
+  return "not built: this build of cuae has no CUDA backend";
 #endif
 }
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cuae/dataset.h"
+#include "cuae/device.h"
 #include "reference.h"
 
 namespace cuae {
@@ -176,6 +177,10 @@ TEST_F(Cli, InfoNamesVersionBackendsBlasAndThreads) {
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_THAT(r.out, AllOf(HasSubstr("cuae "), HasSubstr("backends: cpu"), HasSubstr("cuda"), HasSubstr("OpenBLAS"),
                            HasSubstr("threads: ")));
+  // Builds with CUDA also say which cuDNN `--forward cudnn` would use, or why there is none.
+  if (cuda_status().built) {
+    EXPECT_THAT(r.out, HasSubstr("\ncudnn: " + cudnn_status() + "\n"));
+  }
 }
 
 TEST_F(Cli, MalformedDataFailsWithOneLineNamingFileAndProblem) {

@@ -43,4 +43,9 @@ struct CudaStatus {
 // Probes the CUDA runtime once (cheap after the first call). Never throws.
 CudaStatus cuda_status();
 
+// The cuDNN library behind BackendOptions::Forward::cudnn, e.g. "cuDNN 9.19.0 (/usr/lib/.../libcudnn.so.9)",
+// or why that forward cannot run ("not built ...", "cuDNN is not available: cannot load ..."). Loads
+// cuDNN on the first call. Never throws.
+std::string cudnn_status();
+
 }  // namespace cuae

@@ -1,5 +1,6 @@
 // `cuae info`: what this build contains and what it can use here: version, backends, CUDA devices (or
-// why there are none), the BLAS library and the thread count.
+// why there are none), the cuDNN library of --forward cudnn (or why it is missing), the BLAS library
+// and the thread count.
 #include <CLI/CLI.hpp>
 #include <cblas.h>
 #include <omp.h>
@@ -27,6 +28,7 @@ void print_info() {
   } else {
     std::printf("cuda devices: none (%s)\n", cuda.reason.c_str());
   }
+  if (CUAE_HAS_CUDA) std::printf("cudnn: %s\n", cudnn_status().c_str());
   std::printf("blas: %s\n", openblas_get_config());
   std::printf("threads: %d (OpenMP), %d (OpenBLAS)\n", omp_get_max_threads(), openblas_get_num_threads());
 }

@@ -269,6 +269,12 @@ Plan build_plan(const PlanKey& key, cudnnHandle_t handle, bool allow_tf32) {
   return plan;
 }
 
+// 91900 -> "cuDNN 9.19.0".
+std::string version_text(size_t version) {
+  return "cuDNN " + std::to_string(version / 10000) + "." + std::to_string(version / 100 % 100) + "." +
+         std::to_string(version % 100);
+}
+
 void* pointer_for(int64_t uid, const DenseForwardParams& p) {
   switch (uid) {
     case kUidX: return const_cast<float*>(p.x);
@@ -283,6 +289,15 @@ void* pointer_for(int64_t uid, const DenseForwardParams& p) {
 }  // namespace
 
 bool cudnn_forward_built() { return true; }
+
+std::string cudnn_library_status() {
+  try {
+    const cudnn::Api& api = cudnn::api();
+    return version_text(api.version) + " (" + api.library_path + ")";
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+}
 
 struct CudnnDenseForward::Impl {
   Impl(cudaStream_t s, bool tf32) : handle(s), stream(s), allow_tf32(tf32) {}
@@ -348,9 +363,7 @@ std::string CudnnDenseForward::describe(const DenseForwardParams& p) const {
   if (!impl_) throw CudaError("CudnnDenseForward::describe: the object was moved from");
   const auto found = impl_->plans.find(key_of(p));
   if (found == impl_->plans.end()) return "cuDNN: " + layer_text(key_of(p)) + " not prepared";
-  const cudnn::Api& api = cudnn::api();
-  return "cuDNN " + std::to_string(api.version / 10000) + "." + std::to_string(api.version / 100 % 100) + "." +
-         std::to_string(api.version % 100) + " (" + api.library_path + "), " + found->second.engine;
+  return cudnn_library_status() + ", " + found->second.engine;
 }
 
 }  // namespace cuae::cuda

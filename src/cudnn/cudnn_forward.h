@@ -34,6 +34,8 @@ class CudnnNoEngineError : public CudaError {
 
 // Whether this build contains the cuDNN baseline (false in CPU/emulated builds or without cuDNN).
 bool cudnn_forward_built();
+// "cuDNN 9.19.0 (path)" when the baseline is built and libcudnn.so.9 loads, else the reason. Never throws.
+std::string cudnn_library_status();
 
 class CudnnDenseForward {
  public:

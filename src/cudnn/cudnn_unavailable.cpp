@@ -15,6 +15,14 @@ namespace {
 
 bool cudnn_forward_built() { return false; }
 
+std::string cudnn_library_status() {
+  try {
+    throw_not_built();
+  } catch (const CudnnUnavailableError& e) {
+    return e.what();
+  }
+}
+
 struct CudnnDenseForward::Impl {};
 
 CudnnDenseForward::CudnnDenseForward(cudaStream_t, bool) { throw_not_built(); }

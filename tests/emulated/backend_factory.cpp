@@ -5,6 +5,7 @@
 
 #include "backend.h"
 #include "cuda/cuda_backend.h"
+#include "cudnn/cudnn_forward.h"
 
 namespace cuae {
 
@@ -15,5 +16,7 @@ std::unique_ptr<Backend> create_backend(const ModelConfig& config, const Paramet
 }
 
 CudaStatus cuda_status() { return probe_cuda(); }
+
+std::string cudnn_status() { return cuda::cudnn_library_status(); }
 
 }  // namespace cuae

@@ -378,6 +378,7 @@ TEST_F(BACKEND_SUITE(Errors), CudnnForwardIsReportedAsNotBuilt) {
   } catch (const CudaError& e) {
     EXPECT_NE(std::string(e.what()).find("cuDNN forward baseline is not built"), std::string::npos) << e.what();
   }
+  EXPECT_NE(cudnn_status().find("cuDNN forward baseline is not built"), std::string::npos) << cudnn_status();
 }
 #endif
 
