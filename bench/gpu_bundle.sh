@@ -25,7 +25,7 @@ targets=(cuae cuae_cli $gpu_targets)
 cmake --build "$build" -j"$jobs" --target "${targets[@]}"
 
 rm -rf "$bundle"
-mkdir -p "$bundle/bin" "$bundle/lib"
+mkdir -p "$bundle/bin" "$bundle/lib" "$bundle/lib/fallback"
 executables=("$build/src/cuae")
 for t in $gpu_targets; do
   found=$(find "$build/tests" "$build/bench" -type f -name "$t" -perm -u+x | head -n1)
@@ -40,7 +40,14 @@ for exe in "${executables[@]}"; do
   ldd "$exe" | awk '/=> \// {print $3}'
 done | sort -u | while read -r lib; do
   if [[ "$lib" =~ $system_re || "$lib" =~ $cuda_re ]]; then continue; fi
-  cp -L "$lib" "$bundle/lib/$(basename "$lib")"
+  # GCC's runtime goes to lib/fallback: Debian 12's libstdc++ needs glibc 2.36, which an Ubuntu 22.04
+  # GPU image (glibc 2.35) lacks, while its own libstdc++ (GLIBCXX_3.4.30) serves our binaries.
+  # gpu_check.sh adds lib/fallback only when the system's runtime cannot run them.
+  if [[ "$lib" =~ /(libstdc\+\+|libgcc_s)\.so ]]; then
+    cp -L "$lib" "$bundle/lib/fallback/$(basename "$lib")"
+  else
+    cp -L "$lib" "$bundle/lib/$(basename "$lib")"
+  fi
 done
 
 cat > "$bundle/README" <<TXT
@@ -49,7 +56,7 @@ with $(/usr/local/cuda/bin/nvcc --version | tail -1), sm_90. Run bench/gpu_check
 TXT
 size=$(du -sm "$bundle" | cut -f1)
 echo "gpu_bundle: $bundle holds ${size} MiB:"
-ls -la "$bundle/bin" "$bundle/lib"
+ls -la "$bundle/bin" "$bundle/lib" "$bundle/lib/fallback"
 if [ "$size" -ge 64 ]; then
   echo "gpu_bundle: over the 64 MiB limit" >&2
   exit 1

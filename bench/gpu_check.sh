@@ -18,7 +18,8 @@ summary="$out/summary.txt"
 note() { echo "$*" | tee -a "$summary"; }
 
 note "cuae gpu_check $(date -u +%FT%TZ) on $(hostname)"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$out/nvidia-smi.txt" 2>&1
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$out/nvidia-smi.txt" 2>&1 ||
+  echo "nvidia-smi missing or failed" >> "$out/nvidia-smi.txt"
 note "gpu: $(head -n1 "$out/nvidia-smi.txt")"
 note "nvcc: $(/usr/local/cuda/bin/nvcc --version 2>/dev/null | tail -1)"
 
@@ -51,6 +52,13 @@ bundle=${CUAE_GPU_BUNDLE:-out/gpu-bundle}
 if [ -x "$bundle/bin/cuae" ]; then
   note "binaries: bundle $bundle ($(head -n1 "$bundle/README" 2>/dev/null))"
   export LD_LIBRARY_PATH="$(cd "$bundle/lib" && pwd):/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+  # The system's libstdc++ first (the bundled one needs glibc 2.36); the bundled one if that fails.
+  if ! "$bundle/bin/cuae" --help > /dev/null 2>&1; then
+    export LD_LIBRARY_PATH="$(cd "$bundle/lib/fallback" && pwd):$LD_LIBRARY_PATH"
+    note "runtime: the system's libstdc++ cannot run the bundle; using lib/fallback"
+  fi
+  ldd "$bundle/bin/cuae" "$bundle/lib/libcuae.so.0" > "$out/ldd.txt" 2>&1
+  if grep -q 'not found' "$out/ldd.txt"; then note "ldd: $(grep 'not found' "$out/ldd.txt" | sort -u | tr '\n' ' ')"; fi
   for exe in "$bundle"/bin/cuae_gpu_*_tests; do
     [ -x "$exe" ] || continue
     name=$(basename "$exe")
