@@ -64,6 +64,12 @@ __device__ __forceinline__ void sgd_element(float& p, float g, float* buf, float
   p -= lr * g;
 }
 
+// Four gradient elements times the step's clip factor (exactly g when grad_scale is 1).
+__device__ __forceinline__ float4 scaled_grads4(const float* grads, float grad_scale) {
+  const float4 g = *reinterpret_cast<const float4*>(grads);
+  return make_float4(g.x * grad_scale, g.y * grad_scale, g.z * grad_scale, g.w * grad_scale);
+}
+
 // ---- kernels ------------------------------------------------------------------------------------
 
 __global__ void optimizer_begin_kernel(OptimizerStepState* state, double lr, double beta1, double beta2,
@@ -88,8 +94,7 @@ __global__ void adam_update_kernel(AdamParams p, AdamConstants c, bool vec) {
     const int64_t i = 4 * q;
     if (vec && i + 4 <= p.count) {
       float4 w = *reinterpret_cast<const float4*>(p.params + i);
-      float4 g = *reinterpret_cast<const float4*>(p.grads + i);
-      g = make_float4(g.x * grad_scale, g.y * grad_scale, g.z * grad_scale, g.w * grad_scale);
+      const float4 g = scaled_grads4(p.grads + i, grad_scale);
       float4 m = *reinterpret_cast<const float4*>(p.m + i);
       float4 v = *reinterpret_cast<const float4*>(p.v + i);
       adam_element(w.x, g.x, m.x, v.x, c, step_size, bc2_sqrt);
@@ -117,8 +122,7 @@ __global__ void sgd_update_kernel(SgdParams p, bool vec) {
     const int64_t i = 4 * q;
     if (vec && i + 4 <= p.count) {
       float4 w = *reinterpret_cast<const float4*>(p.params + i);
-      float4 g = *reinterpret_cast<const float4*>(p.grads + i);
-      g = make_float4(g.x * grad_scale, g.y * grad_scale, g.z * grad_scale, g.w * grad_scale);
+      const float4 g = scaled_grads4(p.grads + i, grad_scale);
       float4 b = momentum != nullptr ? *reinterpret_cast<const float4*>(momentum + i) : make_float4(0, 0, 0, 0);
       float* bp = momentum != nullptr ? &b.x : nullptr;
       sgd_element(w.x, g.x, bp, lr, mu, wd, first);
