@@ -58,18 +58,6 @@ __device__ __forceinline__ float act_derivative(Act act, float y, float z, float
 
 // ---- launcher helpers (host) --------------------------------------------------------------------
 
-inline const char* act_name(Act act) {
-  switch (act) {
-    case Act::relu: return "relu";
-    case Act::sigmoid: return "sigmoid";
-    case Act::tanh: return "tanh";
-    case Act::linear: return "linear";
-    case Act::leaky_relu: return "leaky_relu";
-    case Act::gelu: return "gelu";
-  }
-  return "unknown";
-}
-
 // Launcher validation: throws cuae::ShapeError "<kernel>: <message>".
 inline void require_shape(bool ok, const char* kernel, const std::string& message) {
   if (!ok) throw ShapeError(std::string(kernel) + ": " + message);
@@ -77,8 +65,5 @@ inline void require_shape(bool ok, const char* kernel, const std::string& messag
 inline void require_pointer(const void* pointer, const char* kernel, const char* name, const std::string& shape) {
   if (pointer == nullptr) throw Error(std::string(kernel) + ": " + name + " is null (" + shape + ")");
 }
-
-// True when every non-null pointer is 16-byte aligned, i.e. float4 loads and stores are legal.
-inline bool aligned16(const void* pointer) { return reinterpret_cast<uintptr_t>(pointer) % 16 == 0; }
 
 }  // namespace cuae::kernels

@@ -21,6 +21,7 @@
 #include <string>
 
 #include "activation.cuh"
+#include "block_sum.cuh"
 #include "kernels.h"
 #include "launch.cuh"
 
@@ -30,17 +31,6 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int64_t kMaxBlocks = 1024;
 
-// Sum over the block in a fixed tree; valid in thread 0. `sums` is the block's kThreads doubles.
-__device__ __forceinline__ double block_sum(double value, double* sums) {
-  sums[threadIdx.x] = value;
-  __syncthreads();
-  for (int half = kThreads / 2; half > 0; half /= 2) {
-    if (static_cast<int>(threadIdx.x) < half) sums[threadIdx.x] += sums[threadIdx.x + half];
-    __syncthreads();
-  }
-  return sums[0];
-}
-
 __global__ void sum_squares_kernel(GradClipParams p) {
   __shared__ double sums[kThreads];
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
@@ -49,7 +39,7 @@ __global__ void sum_squares_kernel(GradClipParams p) {
     const double g = p.grads[i];
     sum += g * g;
   }
-  sum = block_sum(sum, sums);
+  sum = block_sum_fixed_tree<kThreads>(sum, sums);
   if (threadIdx.x == 0) p.partials[blockIdx.x] = sum;
 }
 
@@ -57,7 +47,7 @@ __global__ void clip_scale_kernel(GradClipParams p, int partial_count) {
   __shared__ double sums[kThreads];
   double sum = 0.0;
   for (int i = static_cast<int>(threadIdx.x); i < partial_count; i += kThreads) sum += p.partials[i];
-  sum = block_sum(sum, sums);
+  sum = block_sum_fixed_tree<kThreads>(sum, sums);
   if (threadIdx.x == 0) {
     const double coef = static_cast<double>(p.max_norm) / (sqrt(sum) + 1e-6);
     p.state->grad_scale = coef < 1.0 ? static_cast<float>(coef) : 1.0f;

@@ -22,6 +22,22 @@ enum class LossKind : int { bce = 0, mse = 1 };
 // True when act'(z) cannot be recovered from act(z) and the pre-activation must be stored (gelu).
 inline bool act_needs_preactivation(Act act) { return act == Act::gelu; }
 
+// "relu", "sigmoid", ...: for error messages and test names.
+inline const char* act_name(Act act) {
+  switch (act) {
+    case Act::relu: return "relu";
+    case Act::sigmoid: return "sigmoid";
+    case Act::tanh: return "tanh";
+    case Act::linear: return "linear";
+    case Act::leaky_relu: return "leaky_relu";
+    case Act::gelu: return "gelu";
+  }
+  return "unknown";
+}
+
+// True when the pointer is 16-byte aligned (null counts as aligned), i.e. float4 loads and stores are legal.
+inline bool aligned16(const void* pointer) { return reinterpret_cast<uintptr_t>(pointer) % 16 == 0; }
+
 // ---- dense_forward.cu -------------------------------------------------------------------------
 // y[M, N] = act(x[M, K] · w[N, K]^T + bias[N]); pre[M, N] = the pre-activation when pre != nullptr.
 struct DenseForwardParams {

@@ -22,6 +22,7 @@
 #include <string>
 
 #include "activation.cuh"
+#include "block_sum.cuh"
 #include "kernels.h"
 #include "launch.cuh"
 
@@ -98,15 +99,10 @@ __global__ void loss_finalize_kernel(LossParams p, int partial_count) {
   __shared__ double sums[kFinalizeThreads];
   double sum = 0.0;
   for (int i = static_cast<int>(threadIdx.x); i < partial_count; i += kFinalizeThreads) sum += p.partials[i];
-  sums[threadIdx.x] = sum;
-  __syncthreads();
-  for (int half = kFinalizeThreads / 2; half > 0; half /= 2) {
-    if (static_cast<int>(threadIdx.x) < half) sums[threadIdx.x] += sums[threadIdx.x + half];
-    __syncthreads();
-  }
+  sum = block_sum_fixed_tree<kFinalizeThreads>(sum, sums);
   if (threadIdx.x == 0) {
     const int64_t index = p.loss_index != nullptr ? *p.loss_index : 0;
-    p.loss_out[index] = static_cast<float>(sums[0] * static_cast<double>(p.loss_scale));
+    p.loss_out[index] = static_cast<float>(sum * static_cast<double>(p.loss_scale));
   }
 }
 

@@ -39,7 +39,7 @@ std::vector<float> random_parameters(const ParameterLayout& layout, uint64_t see
   std::vector<float> p(static_cast<size_t>(layout.total_floats), 0.0f);
   const auto values = ref::random_floats(p.size(), seed, -0.5f, 0.5f);
   for (const LayerLayout& l : layout.layers) {
-    for (int64_t i = 0; i < l.in * l.out + 0; ++i) p[static_cast<size_t>(l.weight_offset + i)] = values[static_cast<size_t>(l.weight_offset + i)];
+    for (int64_t i = 0; i < l.in * l.out; ++i) p[static_cast<size_t>(l.weight_offset + i)] = values[static_cast<size_t>(l.weight_offset + i)];
     for (int64_t i = 0; i < l.out; ++i) p[static_cast<size_t>(l.bias_offset + i)] = values[static_cast<size_t>(l.bias_offset + i)];
   }
   return p;
@@ -49,22 +49,27 @@ ref::Act ref_act(Activation a) { return static_cast<ref::Act>(static_cast<int>(a
 
 class ForwardPerActivation : public testing::TestWithParam<Activation> {};
 
-TEST_P(ForwardPerActivation, EncoderLayerMatchesDenseReference) {
-  const ModelConfig config = small_config(GetParam());
+// ‖out − ref‖/‖ref‖ of the CPU backend's forward through layer `layer` alone (random weights from
+// `seed`, `rows` random inputs in [lo, hi) from seed + 1, output NaN-poisoned) against ref::dense_forward.
+double layer_forward_error(const ModelConfig& config, int layer, Activation act, int64_t rows, uint64_t seed, float lo,
+                           float hi) {
   const ParameterLayout layout = make_layout(config);
-  const std::vector<float> params = random_parameters(layout, 21);
+  const std::vector<float> params = random_parameters(layout, seed);
   auto backend = make_cpu_backend(config, layout, {});
   backend->write_parameters(params);
-  const int64_t rows = 11;
-  const auto x = ref::random_floats(static_cast<size_t>(rows * 13), 22, -2.0f, 2.0f);
-  std::vector<float> out(static_cast<size_t>(rows * 7), kNaN);
-  backend->forward({x.data(), rows, 13}, 0, 1, out.data());
-  const LayerLayout& l = layout.layers[0];
+  const LayerLayout& l = layout.layers[static_cast<size_t>(layer)];
+  const auto x = ref::random_floats(static_cast<size_t>(rows * l.in), seed + 1, lo, hi);
+  std::vector<float> out(static_cast<size_t>(rows * l.out), kNaN);
+  backend->forward({x.data(), rows, l.in}, layer, layer + 1, out.data());
   std::vector<double> expected;
   ref::dense_forward(x.data(), params.data() + l.weight_offset, params.data() + l.bias_offset, rows, l.out, l.in,
-                     ref_act(GetParam()), config.leaky_relu_slope, expected);
+                     ref_act(act), config.leaky_relu_slope, expected);
+  return ref::relative_error(out, expected);
+}
+
+TEST_P(ForwardPerActivation, EncoderLayerMatchesDenseReference) {
   SCOPED_TRACE("seed 21/22");
-  EXPECT_LT(ref::relative_error(out, expected), tol::kDense);
+  EXPECT_LT(layer_forward_error(small_config(GetParam()), 0, GetParam(), 11, 21, -2.0f, 2.0f), tol::kDense);
 }
 
 INSTANTIATE_TEST_SUITE_P(Cpu, ForwardPerActivation,
@@ -75,19 +80,7 @@ INSTANTIATE_TEST_SUITE_P(Cpu, ForwardPerActivation,
 TEST(CpuBackend, OutputLayerAppliesSigmoidOrLinear) {
   for (const Activation out_act : {Activation::sigmoid, Activation::linear}) {
     const ModelConfig config = small_config(Activation::relu, Loss::mse, out_act);
-    const ParameterLayout layout = make_layout(config);
-    const std::vector<float> params = random_parameters(layout, 31);
-    auto backend = make_cpu_backend(config, layout, {});
-    backend->write_parameters(params);
-    const int64_t rows = 9;
-    const auto codes = ref::random_floats(static_cast<size_t>(rows * 7), 32, -1.0f, 1.0f);
-    std::vector<float> out(static_cast<size_t>(rows * 13), kNaN);
-    backend->forward({codes.data(), rows, 7}, 1, 2, out.data());
-    const LayerLayout& l = layout.layers[1];
-    std::vector<double> expected;
-    ref::dense_forward(codes.data(), params.data() + l.weight_offset, params.data() + l.bias_offset, rows, l.out, l.in,
-                       ref_act(out_act), 0, expected);
-    EXPECT_LT(ref::relative_error(out, expected), tol::kDense) << to_string(out_act);
+    EXPECT_LT(layer_forward_error(config, 1, out_act, 9, 31, -1.0f, 1.0f), tol::kDense) << to_string(out_act);
   }
 }
 

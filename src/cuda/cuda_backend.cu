@@ -65,9 +65,10 @@ void CudaBackend::run_step(int64_t rows, bool use_graph) {
     net_.enqueue_step(rows);
     return;
   }
-  net_.prepare_step(rows);  // cuDNN plans are built before capture, which must not allocate
+  // An eager call (a partial batch, inference) may have moved the cuDNN workspace the graph holds.
   if (net_.workspace_moved()) graph_.reset();
   if (!graph_.ready() || graph_rows_ != rows) {
+    net_.prepare_step(rows);  // cuDNN plans are built before capture, which must not allocate
     graph_.capture(stream_.get(), [&] { net_.enqueue_step(rows); });
     graph_rows_ = rows;
   }

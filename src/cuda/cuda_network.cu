@@ -169,7 +169,8 @@ void CudaNetwork::enqueue_layer(int l, const float* in, int64_t rows, kernels::A
     }
     case BackendOptions::Forward::cudnn:
       // A cached plan costs a lookup; a new shape (e.g. a last partial batch) is planned here, outside
-      // any capture, because prepare_step planned every captured shape beforehand.
+      // any capture, because prepare_step planned every captured shape beforehand. A workspace moved
+      // here is flagged: graphs captured before hold the old one.
       workspace_moved_ = cudnn_->prepare(p) || workspace_moved_;
       cudnn_->forward(p);
       return;
@@ -182,7 +183,7 @@ void CudaNetwork::prepare_step(int64_t rows) const {
   const int output_layer = static_cast<int>(layers_.size()) - 1;
   for (int l = 0; l <= output_layer; ++l) {
     const kernels::DenseForwardParams p = layer_params(l, in, rows, l == output_layer ? kernels::Act::linear : act_of(l));
-    workspace_moved_ = cudnn_->prepare(p) || workspace_moved_;
+    cudnn_->prepare(p);  // a move here needs no flag: the caller captures next, with the new workspace
     in = layers_[static_cast<size_t>(l)].y.data();
   }
 }

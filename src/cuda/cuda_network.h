@@ -72,8 +72,9 @@ class CudaNetwork {
 
   // Forward::cudnn builds a cuDNN plan the first time a layer shape is used, which may move its
   // workspace. prepare_step builds the plans of a `rows`-row step ahead of graph capture (which
-  // must not allocate); workspace_moved says whether the workspace moved since the last call, i.e.
-  // whether graphs captured before hold a stale pointer. Both are no-ops for the other forwards.
+  // must not allocate); call it right before capturing. workspace_moved says whether an eager
+  // forward moved the workspace since the last call, i.e. whether a graph captured before holds a
+  // stale pointer. Both are no-ops for the other forwards.
   void prepare_step(int64_t rows) const;
   bool workspace_moved() const { return std::exchange(workspace_moved_, false); }
 

@@ -45,6 +45,8 @@
 namespace cuae::cuda {
 
 using kernels::Act;
+using kernels::act_name;
+using kernels::aligned16;
 using kernels::DenseForwardParams;
 
 namespace {
@@ -63,8 +65,6 @@ struct PlanKey {
   auto operator<=>(const PlanKey&) const = default;
 };
 
-bool aligned16(const void* pointer) { return reinterpret_cast<uintptr_t>(pointer) % 16 == 0; }
-
 PlanKey key_of(const DenseForwardParams& p) {
   PlanKey key;
   key.m = p.m, key.n = p.n, key.k = p.k, key.act = p.act;
@@ -76,11 +76,6 @@ PlanKey key_of(const DenseForwardParams& p) {
                      (!key.pre || aligned16(p.pre));
   key.alignment = all16 ? 16 : 4;
   return key;
-}
-
-const char* act_name(Act act) {
-  static const char* const names[] = {"relu", "sigmoid", "tanh", "linear", "leaky_relu", "gelu"};
-  return names[static_cast<int>(act)];
 }
 
 // "dense 256×784·784×64 + bias + relu", the layer as error messages and describe() name it.

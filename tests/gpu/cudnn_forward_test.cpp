@@ -35,11 +35,6 @@ constexpr size_t kGuard = 8;  // NaN floats after y and pre: a write past the en
 constexpr k::Act kAllActs[] = {k::Act::relu,   k::Act::sigmoid,    k::Act::tanh,
                                k::Act::linear, k::Act::leaky_relu, k::Act::gelu};
 
-const char* name(k::Act act) {
-  static const char* const names[] = {"relu", "sigmoid", "tanh", "linear", "leaky_relu", "gelu"};
-  return names[static_cast<int>(act)];
-}
-
 struct Shape {
   int64_t m;
   int n, k;
@@ -148,14 +143,14 @@ void expect_close(const std::vector<float>& out, const std::vector<double>& expe
 // (the caller skips with that message once its other layers are checked), else an empty string.
 std::string check_layer(CudnnDenseForward& cudnn, const Shape& s, k::Act act, bool with_pre, double tolerance,
                         uint64_t seed, size_t x_offset = 0) {
-  SCOPED_TRACE("layer " + text(s) + " act=" + name(act) + " seed=" + std::to_string(seed) +
+  SCOPED_TRACE("layer " + text(s) + " act=" + k::act_name(act) + " seed=" + std::to_string(seed) +
                " x_offset=" + std::to_string(x_offset));
   const Layer layer(s, seed, x_offset);
   const k::DenseForwardParams p = layer.params(s, act, with_pre);
   try {
     cudnn.prepare(p);
   } catch (const CudnnNoEngineError& e) {
-    return "no cuDNN engine for " + text(s) + " " + name(act) + ": " + e.what() + "\n";
+    return "no cuDNN engine for " + text(s) + " " + k::act_name(act) + ": " + e.what() + "\n";
   }
   cudnn.forward(p);
   const cudaError_t error = cudaStreamSynchronize(suite->stream);
@@ -163,7 +158,7 @@ std::string check_layer(CudnnDenseForward& cudnn, const Shape& s, k::Act act, bo
     ADD_FAILURE() << "the cuDNN forward failed on the device: " << cudaGetErrorString(error);
     return {};
   }
-  if (s.m > 0) std::printf("  %s %s: %s\n", text(s).c_str(), name(act), cudnn.describe(p).c_str());
+  if (s.m > 0) std::printf("  %s %s: %s\n", text(s).c_str(), k::act_name(act), cudnn.describe(p).c_str());
   std::vector<double> y_ref, pre_ref;
   ref::dense_forward(layer.x.data(), layer.w.data(), layer.b.data(), s.m, s.n, s.k,
                      static_cast<ref::Act>(static_cast<int>(act)), kSlope, y_ref, &pre_ref);
@@ -178,7 +173,7 @@ struct LayerCase {
   Shape shape;
 };
 std::string case_name(const LayerCase& c) {
-  return std::string(name(c.act)) + "_" + std::to_string(c.shape.m) + "x" + std::to_string(c.shape.n) + "x" +
+  return std::string(k::act_name(c.act)) + "_" + std::to_string(c.shape.m) + "x" + std::to_string(c.shape.n) + "x" +
          std::to_string(c.shape.k);
 }
 void PrintTo(const LayerCase& c, std::ostream* out) { *out << case_name(c); }  // short ctest names

@@ -42,11 +42,6 @@ constexpr k::Act kAllActs[] = {k::Act::relu,   k::Act::sigmoid,    k::Act::tanh,
 constexpr float kSlope = 0.05f;
 
 ref::Act to_ref(k::Act act) { return static_cast<ref::Act>(static_cast<int>(act)); }
-const char* name(k::Act act) {
-  static const char* const names[] = {"relu", "sigmoid", "tanh", "linear", "leaky_relu", "gelu"};
-  return names[static_cast<int>(act)];
-}
-
 // ---- dense_forward / bias_act_forward -----------------------------------------------------------
 
 using KERNEL_SUITE(DenseForward) = cuae::test::DeviceTest;
@@ -60,7 +55,7 @@ struct DenseCase {
 
 void check_dense(const DenseCase& c, k::Act act, bool with_bias, bool with_pre, uint64_t seed) {
   SCOPED_TRACE("m=" + std::to_string(c.m) + " n=" + std::to_string(c.n) + " k=" + std::to_string(c.k) +
-               " tile=" + std::to_string(c.tile) + " x_offset=" + std::to_string(c.x_offset) + " act=" + name(act) +
+               " tile=" + std::to_string(c.tile) + " x_offset=" + std::to_string(c.x_offset) + " act=" + k::act_name(act) +
                " seed=" + std::to_string(seed));
   const auto x = ref::random_floats(static_cast<size_t>(c.m * c.k), seed);
   const auto w = ref::random_floats(static_cast<size_t>(c.n) * c.k, seed + 1, -0.3f, 0.3f);
@@ -132,7 +127,7 @@ TEST_F(KERNEL_SUITE(DenseForward), RejectsNegativeShapesNullPointersAndUnknownTi
 TEST_F(KERNEL_SUITE(DenseForward), BiasActMatchesReferenceForEveryActivation) {
   for (const auto& [m, n] : {std::pair<int64_t, int>{37, 29}, {16, 32}})
     for (const k::Act act : kAllActs) {
-      SCOPED_TRACE(std::string(name(act)) + " m=" + std::to_string(m) + " n=" + std::to_string(n));
+      SCOPED_TRACE(std::string(k::act_name(act)) + " m=" + std::to_string(m) + " n=" + std::to_string(n));
       const auto z = ref::random_floats(static_cast<size_t>(m * n), 51, -3, 3);
       const auto b = ref::random_floats(static_cast<size_t>(n), 52);
       DeviceArray<float> dz(z), db(b), dy(z.size()), dpre(z.size());
@@ -184,7 +179,7 @@ LossRun run_loss(k::LossKind kind, k::Act out_act, const std::vector<float>& z, 
 }
 
 void check_loss(k::LossKind kind, k::Act out_act, size_t count, size_t offset, uint64_t seed) {
-  SCOPED_TRACE(std::string(kind == k::LossKind::bce ? "bce" : "mse") + " out_act=" + name(out_act) +
+  SCOPED_TRACE(std::string(kind == k::LossKind::bce ? "bce" : "mse") + " out_act=" + k::act_name(out_act) +
                " count=" + std::to_string(count) + " offset=" + std::to_string(offset) + " seed=" + std::to_string(seed));
   const auto z = ref::random_floats(count, seed, -4, 4);
   const auto x = ref::random_floats(count, seed + 1, 0, 1);
@@ -254,7 +249,7 @@ TEST_F(KERNEL_SUITE(ActivationBackward), MatchesReferenceForEveryActivation) {
   for (const size_t count : {size_t{1037}, size_t{1024}})
     for (const size_t offset : {size_t{0}, size_t{1}})
       for (const k::Act act : kAllActs) {
-        SCOPED_TRACE(std::string(name(act)) + " count=" + std::to_string(count) + " offset=" + std::to_string(offset));
+        SCOPED_TRACE(std::string(k::act_name(act)) + " count=" + std::to_string(count) + " offset=" + std::to_string(offset));
         const auto z = ref::random_floats(count, 91, -3, 3);
         const auto dy = ref::random_floats(count, 92);
         std::vector<float> y(count);
