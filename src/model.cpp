@@ -34,6 +34,14 @@ void check_view(const char* op, MatrixView view, int64_t expected_cols, const ch
   }
 }
 
+// "<op>: <kind> <name> has C features, model expects D" when a data set does not fit the model.
+void check_data_set(const char* op, const char* kind, const Dataset& data, int64_t expected_cols) {
+  if (data.cols() != expected_cols) {
+    throw ShapeError(std::string(op) + ": " + kind + " " + data.name() + " has " + std::to_string(data.cols()) +
+                     " features, model expects " + std::to_string(expected_cols));
+  }
+}
+
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -63,11 +71,7 @@ struct Model::Impl {
   }
 
   Matrix forward(const char* op, const Dataset& data, int first, int last) {
-    const int64_t in_cols = layout.layers[static_cast<size_t>(first)].in;
-    if (data.cols() != in_cols) {
-      throw ShapeError(std::string(op) + ": data set " + data.name() + " has " + std::to_string(data.cols()) +
-                       " features, model expects " + std::to_string(in_cols));
-    }
+    check_data_set(op, "data set", data, layout.layers[static_cast<size_t>(first)].in);
     Matrix out(data.rows(), layout.layers[static_cast<size_t>(last) - 1].out);
     std::vector<float> rows(static_cast<size_t>(std::min(kForwardChunkRows, data.rows()) * data.cols()));
     for (int64_t row = 0; row < data.rows(); row += kForwardChunkRows) {
@@ -110,10 +114,7 @@ float Model::train_step(MatrixView batch) {
 }
 
 History Model::fit(const Dataset& train, const FitOptions& options, const FitCallback& callback) {
-  if (train.cols() != input_dim()) {
-    throw ShapeError("fit: training set " + train.name() + " has " + std::to_string(train.cols()) +
-                     " features, model expects " + std::to_string(input_dim()));
-  }
+  check_data_set("fit", "training set", train, input_dim());
   if (train.rows() == 0) throw ShapeError("fit: training set " + train.name() + " has 0 rows");
   if (options.batch_size < 1) throw Error("fit: batch size must be >= 1, got " + std::to_string(options.batch_size));
   if (options.epochs < 0) throw Error("fit: epochs must be >= 0, got " + std::to_string(options.epochs));
@@ -123,11 +124,7 @@ History Model::fit(const Dataset& train, const FitOptions& options, const FitCal
   if (options.progress_every < 0) {
     throw Error("fit: progress_every must be >= 0, got " + std::to_string(options.progress_every));
   }
-  if (options.validation && options.validation->cols() != input_dim()) {
-    throw ShapeError("fit: validation set " + options.validation->name() + " has " +
-                     std::to_string(options.validation->cols()) + " features, model expects " +
-                     std::to_string(input_dim()));
-  }
+  if (options.validation) check_data_set("fit", "validation set", *options.validation, input_dim());
 
   Impl& m = *impl_;
   if (m.samples_in_epoch % options.batch_size != 0 || m.samples_in_epoch >= train.rows()) {
@@ -229,10 +226,7 @@ History Model::fit(const Dataset& train, const FitOptions& options, const FitCal
 }
 
 double Model::evaluate(const Dataset& data, int64_t batch_size) {
-  if (data.cols() != input_dim()) {
-    throw ShapeError("evaluate: data set " + data.name() + " has " + std::to_string(data.cols()) +
-                     " features, model expects " + std::to_string(input_dim()));
-  }
+  check_data_set("evaluate", "data set", data, input_dim());
   if (data.rows() == 0) throw ShapeError("evaluate: data set " + data.name() + " has 0 rows");
   if (batch_size < 1) throw Error("evaluate: batch size must be >= 1, got " + std::to_string(batch_size));
   return impl_->backend->dataset_loss_sum(data, batch_size) / static_cast<double>(data.rows() * data.cols());

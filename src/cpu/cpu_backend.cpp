@@ -127,24 +127,6 @@ class CpuBackend final : public Backend {
     return result;
   }
 
-  double dataset_loss_sum(const Dataset& data, int64_t batch_size) override {
-    const int64_t n = data.rows(), d = net_.input_dim();
-    if (data.cols() != d)
-      throw ShapeError("evaluate: data set " + data.name() + " has " + std::to_string(data.cols()) +
-                       " features, model expects " + std::to_string(d));
-    if (batch_size < 1) throw Error("evaluate: batch size " + std::to_string(batch_size) + " < 1");
-    use_threads();
-    const int64_t chunk = std::min(batch_size, std::max<int64_t>(n, 1));
-    eval_.resize(static_cast<size_t>(chunk * d));
-    double sum = 0;
-    for (int64_t first = 0; first < n; first += chunk) {
-      const int64_t rows = std::min(chunk, n - first);
-      data.copy_rows(first, rows, eval_.data());
-      sum += net_.loss_sum(eval_.data(), rows);
-    }
-    return sum;
-  }
-
   // The same step as train_step, with a steady-clock reading between the phases.
   StepProfile profile_steps(MatrixView batch, int warmup, int steps) override {
     check_batch("profile_steps", batch);
@@ -233,7 +215,6 @@ class CpuBackend final : public Backend {
   int64_t step_ = 0;
   std::vector<float> batch_;
   std::vector<int64_t> indices_;
-  std::vector<float> eval_;
 };
 
 }  // namespace
