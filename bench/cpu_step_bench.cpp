@@ -1,6 +1,6 @@
 // Full training steps on the CPU backend (forward, loss, backward, Adam) for the three shapes of
 // bench_shapes.h, plus the OpenBLAS SGEMM that `cuae bench` uses as the CPU's FLOP/s peak.
-// Counters: items/s = samples/s, FLOP/s and bytes/s from the step's work model (src/profile.h).
+// Counters: items/s = samples/s, FLOP/s and bytes/s from the step's work model (src/profile/profile.h).
 // Runs are kept short (MinTime 0.3 s each); pass --benchmark_min_time for steadier numbers.
 #include <benchmark/benchmark.h>
 #include <cblas.h>
@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "backend.h"
+#include "engine/backend.h"
 #include "bench/bench_shapes.h"
-#include "init.h"
-#include "profile.h"
+#include "engine/init.h"
+#include "profile/profile.h"
 
 namespace {
 

@@ -29,7 +29,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > 
 note "gpu: $(head -n1 "$out/nvidia-smi.txt")"
 note "nvcc: $(/usr/local/cuda/bin/nvcc --version 2>/dev/null | tail -1)"
 
-# cuDNN is loaded at run time (src/cudnn/cudnn_library.cpp). GPU images often carry it only inside
+# cuDNN is loaded at run time (src/cuda/cudnn/cudnn_library.cpp). GPU images often carry it only inside
 # PyTorch's wheels (nvidia/cudnn/lib, with NVRTC in nvidia/cuda_nvrtc/lib for runtime fusion).
 cudnn_path() {
   local path dir

@@ -16,7 +16,7 @@
 
 #include "bench/gpu_bench_util.h"
 #include "cuda/cublas_handle.h"
-#include "cudnn/cudnn_forward.h"
+#include "cuda/cudnn/cudnn_forward.h"
 #include "kernels/kernels.h"
 
 namespace {

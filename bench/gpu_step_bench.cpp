@@ -2,18 +2,18 @@
 // implementation (fused kernel, cuBLAS + epilogue) and with CUDA graphs on and off. One iteration is
 // Backend::profile_steps over kStepsPerIteration steps on a resident batch; its CUDA-event step times
 // are the manual time. Counters: items/s = samples/s, FLOP/s and bytes/s of the step's work model
-// (src/profile.h), and the eager per-phase medians in ms.
+// (src/profile/profile.h), and the eager per-phase medians in ms.
 #include <benchmark/benchmark.h>
 
 #include <exception>
 #include <memory>
 #include <string>
 
-#include "backend.h"
+#include "engine/backend.h"
 #include "bench/bench_shapes.h"
 #include "bench/gpu_bench_util.h"
-#include "init.h"
-#include "profile.h"
+#include "engine/init.h"
+#include "profile/profile.h"
 
 namespace {
 

@@ -23,9 +23,9 @@
 #include <cstdint>
 #include <string>
 
-#include "activation.cuh"
-#include "kernels.h"
-#include "launch.cuh"
+#include "kernels/common/activation.cuh"
+#include "kernels/kernels.h"
+#include "kernels/common/launch.cuh"
 
 namespace cuae::kernels {
 namespace {

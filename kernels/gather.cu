@@ -17,10 +17,10 @@
 #include <cstdint>
 #include <string>
 
-#include "activation.cuh"
-#include "kernels.h"
-#include "launch.cuh"
-#include "random.cuh"
+#include "kernels/common/activation.cuh"
+#include "kernels/kernels.h"
+#include "kernels/common/launch.cuh"
+#include "kernels/common/random.cuh"
 
 namespace cuae::kernels {
 namespace {

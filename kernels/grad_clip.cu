@@ -20,10 +20,10 @@
 #include <cstdint>
 #include <string>
 
-#include "activation.cuh"
-#include "block_sum.cuh"
-#include "kernels.h"
-#include "launch.cuh"
+#include "kernels/common/activation.cuh"
+#include "kernels/common/block_sum.cuh"
+#include "kernels/kernels.h"
+#include "kernels/common/launch.cuh"
 
 namespace cuae::kernels {
 namespace {

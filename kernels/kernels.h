@@ -1,7 +1,7 @@
 // Launchers of cuae's hand-written CUDA kernels: one params struct per kernel family.
 //
 // This header is plain C++ apart from cudaStream_t, which comes from <cuda_runtime.h>: the real CUDA
-// runtime under nvcc, or the host SIMT emulation's substitute (tests/simt/include) when the same
+// runtime under nvcc, or the host SIMT emulation's substitute (emulation/include) when the same
 // kernel sources are compiled as C++ for CI. Each launcher validates its params, picks the grid and
 // launches through launch.cuh; failures throw cuae::CudaError / cuae::ShapeError naming the kernel.
 //

@@ -64,7 +64,7 @@ class Dataset {
   std::string name_;
 };
 
-// ---- Loaders (src/data/). All throw cuae::IoError naming the file and the problem. ----
+// ---- Loaders (src/io/). All throw cuae::IoError naming the file and the problem. ----
 
 struct LoadOptions {
   uint64_t seed = 0;              // synthetic data

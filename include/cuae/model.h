@@ -75,7 +75,7 @@ struct History {
 
 using FitCallback = std::function<void(const FitEvent&)>;
 
-class Backend;  // src/backend.h
+class Backend;  // src/engine/backend.h
 
 class Model {
  public:

@@ -15,7 +15,7 @@
 #include "cli/options.h"
 #include "cuae/error.h"
 #include "cuae/layout.h"
-#include "profile.h"
+#include "profile/profile.h"
 
 namespace cuae::cli {
 

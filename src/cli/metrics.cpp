@@ -8,7 +8,7 @@
 #include <string>
 
 #include "cuae/error.h"
-#include "data/atomic_file.h"
+#include "io/atomic_file.h"
 
 namespace cuae::cli {
 

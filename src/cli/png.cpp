@@ -5,7 +5,7 @@
 #include <string>
 
 #include "cuae/error.h"
-#include "data/atomic_file.h"
+#include "io/atomic_file.h"
 
 #define STB_IMAGE_WRITE_STATIC
 #define STB_IMAGE_WRITE_IMPLEMENTATION

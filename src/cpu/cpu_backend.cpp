@@ -8,12 +8,12 @@
 #include <memory>
 #include <string>
 
-#include "backend.h"
+#include "engine/backend.h"
 #include "cpu/cpu_network.h"
 #include "cpu/gemm.h"
 #include "cpu/optimizer.h"
 #include "cuae/error.h"
-#include "kernels/random.cuh"
+#include "kernels/common/random.cuh"
 
 namespace cuae {
 

@@ -36,7 +36,7 @@ class CpuNetwork {
   // Forward, loss and backward on rows x input_dim (the targets are the inputs); fills gradient()
   // with the gradient of the MEAN loss and returns the loss SUMMED over all elements.
   double forward_backward(const T* x, int64_t rows);
-  // forward_backward's three phases, public so `cuae bench` can time each (src/profile.h). Called in
+  // forward_backward's three phases, public so `cuae bench` can time each (src/profile/profile.h). Called in
   // this order on the same x they are exactly forward_backward: logits, then loss and dZ, then the
   // gradient.
   void train_forward(const T* x, int64_t rows);

@@ -11,7 +11,7 @@
 #include <memory>
 #include <string>
 
-#include "backend.h"
+#include "engine/backend.h"
 #include "cuda/cuda_network.h"
 #include "cuda/device_buffer.h"
 #include "cuda/probe.h"

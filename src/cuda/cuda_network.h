@@ -7,7 +7,7 @@
 //
 // Step (rows m, input x = target):
 //   forward   a_l = act_l(a_{l-1} · W_lᵀ + b_l)  fused kernel, cuBLAS SGEMM + bias/act kernel, or one
-//             cuDNN graph (matmul -> add -> activation, src/cudnn);
+//             cuDNN graph (matmul -> add -> activation, src/cuda/cudnn);
 //             the last layer stops at the logits (linear), which the loss kernel consumes.
 //   loss      loss_forward_backward: mean loss -> losses[state.batch], dZ = dloss/dlogits
 //   backward  dW_l = dZ_lᵀ·a_{l-1}, dA_{l-1} = dZ_l·W_l (cuBLAS), db_l = bias_grad(dZ_l),
@@ -28,7 +28,7 @@
 #include "cuae/model_config.h"
 #include "cuda/cublas_handle.h"
 #include "cuda/device_buffer.h"
-#include "cudnn/cudnn_forward.h"
+#include "cuda/cudnn/cudnn_forward.h"
 #include "kernels/kernels.h"
 
 namespace cuae::cuda {

@@ -1,5 +1,5 @@
-// Device peaks of a CUDA GPU for the roofline of `cuae bench` (src/profile.h). Plain C++: no CUDA
-// types cross this header, so src/profile.cpp compiles without nvcc.
+// Device peaks of a CUDA GPU for the roofline of `cuae bench` (src/profile/profile.h). Plain C++: no CUDA
+// types cross this header, so src/profile/profile.cpp compiles without nvcc.
 #pragma once
 
 #include <string>

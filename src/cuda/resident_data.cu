@@ -10,7 +10,7 @@
 #include "cuae/error.h"
 #include "cuda/cuda_check.h"
 #include "kernels/kernels.h"
-#include "kernels/random.cuh"
+#include "kernels/common/random.cuh"
 
 namespace cuae::cuda {
 

@@ -16,7 +16,7 @@
 
 #include <cstdint>
 
-#include "backend.h"
+#include "engine/backend.h"
 #include "cuae/dataset.h"
 #include "cuda/device_buffer.h"
 #include "cuda/stream.h"

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <functional>
 
-#include "backend.h"
+#include "engine/backend.h"
 #include "cuda/cuda_network.h"
 
 namespace cuae::cuda {

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "checkpoint.h"
+#include "io/checkpoint.h"
 #include "cuae/error.h"
 #include "cuae/layout.h"
 #include "fuzz_input.h"
