@@ -26,6 +26,8 @@ using cuae::bench::random_buffer;
 using cuae::bench::run_timed;
 using cuae::bench::set_rates;
 using cuae::cuda::DeviceBuffer;
+using cuae::Activation;
+using cuae::Loss;
 namespace k = cuae::kernels;
 
 constexpr double kF = sizeof(float);
@@ -70,7 +72,7 @@ struct DenseLayer {
     params.m = g.m;
     params.n = g.n;
     params.k = g.k;
-    params.act = k::Act::relu;
+    params.act = Activation::relu;
   }
   DeviceBuffer<float> x, w, b, y;
   k::DenseForwardParams params;
@@ -102,7 +104,7 @@ void dense_cublas(benchmark::State& state, Gemm g) {
   p.y = layer.y.data();
   p.m = g.m;
   p.n = g.n;
-  p.act = k::Act::relu;
+  p.act = Activation::relu;
   run_timed(state, stream.get(), [&] {
     cublas.forward(layer.x.data(), layer.w.data(), layer.y.data(), g.m, g.n, g.k);
     k::bias_act_forward(p, stream.get());
@@ -137,7 +139,7 @@ void bias_act(benchmark::State& state, Elementwise e) {
   p.y = y.data();
   p.m = e.rows;
   p.n = e.cols;
-  p.act = k::Act::sigmoid;
+  p.act = Activation::sigmoid;
   run_timed(state, stream.get(), [&] { k::bias_act_forward(p, stream.get()); });
   set_rates(state, 2.0 * static_cast<double>(count), kF * (2.0 * static_cast<double>(count) + e.cols));
 }
@@ -176,7 +178,7 @@ void act_backward(benchmark::State& state, Elementwise e) {
   p.y = y.data();
   p.dz = dz.data();
   p.count = count;
-  p.act = k::Act::relu;
+  p.act = Activation::relu;
   run_timed(state, stream.get(), [&] { k::activation_backward(p, stream.get()); });
   set_rates(state, 2.0 * static_cast<double>(count), kF * 3.0 * static_cast<double>(count));
 }

@@ -1,6 +1,6 @@
-// Activation backward: dz = dy ⊙ act'(z), with act'(z) taken from the activation output y
-// (relu, leaky_relu, sigmoid, tanh, linear) or from the stored pre-activation z (gelu); see
-// activation.cuh for the formulas. In place is allowed (dz may alias dy).
+// Activation backward: dz = dy ⊙ act'(z), with act'(z) taken from the activation output y, or from
+// the stored pre-activation z where needs_preactivation(act, slope) (gelu; leaky_relu with a negative
+// slope); kernels/common/activation.cuh has the formulas. In place is allowed (dz may alias dy).
 //
 // Layout: dy, y, pre and dz are flat arrays of `count` floats (rows · features).
 // Launch shape: 256-thread blocks, grid-stride over 4-element quads (≤ 4096 blocks); float4 loads and
@@ -19,14 +19,13 @@ namespace {
 
 // ---- device helpers -----------------------------------------------------------------------------
 
-// The argument act'() needs: the pre-activation for gelu, the output otherwise.
-__device__ __forceinline__ float backward_element(Act act, float dy, float saved, float slope) {
-  return dy * act_derivative(act, saved, saved, slope);
+// `saved` is what act'() is computed from (see activation.cuh).
+__device__ __forceinline__ float backward_element(Activation act, float dy, float saved, float slope) {
+  return dy * act::derivative_from_saved(act, saved, slope);
 }
 
 // ---- kernels ------------------------------------------------------------------------------------
 
-// `saved` is what act'() is computed from: the pre-activation for gelu, the output y otherwise.
 __global__ void activation_backward_kernel(ActBackwardParams p, const float* __restrict__ saved, bool vec) {
   const int64_t quads = (p.count + 3) / 4;
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
@@ -50,13 +49,14 @@ __global__ void activation_backward_kernel(ActBackwardParams p, const float* __r
 
 void activation_backward(const ActBackwardParams& p, cudaStream_t stream) {
   const char* kernel = "activation_backward";
-  const std::string shape = "count=" + std::to_string(p.count) + ", " + act_name(p.act);
+  const std::string shape = "count=" + std::to_string(p.count) + ", " + std::string(activation_name(p.act));
   require_shape(p.count >= 0, kernel, "negative element count " + shape);
   if (p.count == 0) return;
   require_pointer(p.dy, kernel, "dy", shape);
   require_pointer(p.dz, kernel, "dz", shape);
-  const float* saved = act_needs_preactivation(p.act) ? p.pre : p.y;
-  require_pointer(saved, kernel, act_needs_preactivation(p.act) ? "pre" : "y", shape);
+  const bool from_pre = needs_preactivation(p.act, p.slope);
+  const float* saved = from_pre ? p.pre : p.y;
+  require_pointer(saved, kernel, from_pre ? "pre" : "y", shape);
   const bool vec = aligned16(p.dy) && aligned16(saved) && aligned16(p.dz);
   constexpr int kThreads = 256;
   const int64_t blocks = std::min<int64_t>(((p.count + 3) / 4 + kThreads - 1) / kThreads, 4096);

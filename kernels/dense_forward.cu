@@ -159,7 +159,7 @@ CUAE_UNROLL
         CUAE_UNROLL
         for (int j = 0; j < 4; ++j) {
           z[j] = acc[4 * g + i][4 * h + j] + bias[j];
-          y[j] = act_forward(p.act, z[j], p.slope);
+          y[j] = act::forward(p.act, z[j], p.slope);
         }
         const int64_t offset = row * p.n + col;
         if (vec_out) {  // N % 4 == 0, so col < N implies col + 3 < N
@@ -190,13 +190,13 @@ __global__ void bias_act_forward_kernel(BiasActParams p, bool vec) {
       float z[4] = {zv.x, zv.y, zv.z, zv.w};
       for (int j = 0; j < 4; ++j) z[j] += p.bias != nullptr ? p.bias[col + j] : 0.0f;
       if (p.pre != nullptr) *reinterpret_cast<float4*>(p.pre + i) = make_float4(z[0], z[1], z[2], z[3]);
-      *reinterpret_cast<float4*>(p.y + i) = make_float4(act_forward(p.act, z[0], p.slope), act_forward(p.act, z[1], p.slope),
-                                                        act_forward(p.act, z[2], p.slope), act_forward(p.act, z[3], p.slope));
+      *reinterpret_cast<float4*>(p.y + i) = make_float4(act::forward(p.act, z[0], p.slope), act::forward(p.act, z[1], p.slope),
+                                                        act::forward(p.act, z[2], p.slope), act::forward(p.act, z[3], p.slope));
     } else {
       for (int64_t e = i; e < i + 4 && e < count; ++e) {
         const float z = p.z[e] + (p.bias != nullptr ? p.bias[e % p.n] : 0.0f);
         if (p.pre != nullptr) p.pre[e] = z;
-        p.y[e] = act_forward(p.act, z, p.slope);
+        p.y[e] = act::forward(p.act, z, p.slope);
       }
     }
   }

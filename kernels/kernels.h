@@ -13,27 +13,9 @@
 
 #include <cuda_runtime.h>
 
+#include "cuae/model_config.h"  // Activation, Loss
+
 namespace cuae::kernels {
-
-// Same order as cuae::Activation.
-enum class Act : int { relu = 0, sigmoid = 1, tanh = 2, linear = 3, leaky_relu = 4, gelu = 5 };
-enum class LossKind : int { bce = 0, mse = 1 };
-
-// True when act'(z) cannot be recovered from act(z) and the pre-activation must be stored (gelu).
-inline bool act_needs_preactivation(Act act) { return act == Act::gelu; }
-
-// "relu", "sigmoid", ...: for error messages and test names.
-inline const char* act_name(Act act) {
-  switch (act) {
-    case Act::relu: return "relu";
-    case Act::sigmoid: return "sigmoid";
-    case Act::tanh: return "tanh";
-    case Act::linear: return "linear";
-    case Act::leaky_relu: return "leaky_relu";
-    case Act::gelu: return "gelu";
-  }
-  return "unknown";
-}
 
 // True when the pointer is 16-byte aligned (null counts as aligned), i.e. float4 loads and stores are legal.
 inline bool aligned16(const void* pointer) { return reinterpret_cast<uintptr_t>(pointer) % 16 == 0; }
@@ -49,7 +31,7 @@ struct DenseForwardParams {
   int64_t m = 0;
   int n = 0;
   int k = 0;
-  Act act = Act::linear;
+  Activation act = Activation::linear;
   float slope = 0.01f;          // leaky_relu
   int tile = 0;                 // block tile: 0 picks by problem size; 64 or 128 forces one (tests, benchmarks)
 };
@@ -63,7 +45,7 @@ struct BiasActParams {
   float* pre = nullptr;  // optional copy of z + bias
   int64_t m = 0;
   int n = 0;
-  Act act = Act::linear;
+  Activation act = Activation::linear;
   float slope = 0.01f;
 };
 void bias_act_forward(const BiasActParams& p, cudaStream_t stream);
@@ -83,8 +65,8 @@ struct LossParams {
   int64_t count = 0;      // rows · features
   float grad_scale = 0;
   float loss_scale = 1;
-  LossKind loss = LossKind::bce;
-  Act out_act = Act::sigmoid;  // sigmoid or linear; bce requires sigmoid
+  Loss loss = Loss::bce;
+  Activation out_act = Activation::sigmoid;  // loss_accepts_output(loss, out_act) must hold
   float* partials = nullptr;
   float* loss_out = nullptr;   // device memory
   // When set, the loss goes to loss_out[*loss_index] instead of loss_out[0], so a captured graph
@@ -95,15 +77,15 @@ int64_t loss_partials_size(int64_t count);
 void loss_forward_backward(const LossParams& p, cudaStream_t stream);
 
 // ---- activation_backward.cu -------------------------------------------------------------------
-// dz = dy ⊙ act'(z), with act'(z) computed from the activation output y (relu, leaky_relu: y > 0;
-// sigmoid: y(1-y); tanh: 1-y²; linear: 1) or from the stored pre-activation (gelu). In place allowed.
+// dz = dy ⊙ act'(z), with act'(z) computed from the activation output y, or from the stored
+// pre-activation where needs_preactivation(act, slope) (kernels/common/activation.cuh). In place allowed.
 struct ActBackwardParams {
   const float* dy = nullptr;
   const float* y = nullptr;
-  const float* pre = nullptr;  // gelu only
+  const float* pre = nullptr;  // read only where needs_preactivation(act, slope)
   float* dz = nullptr;
   int64_t count = 0;
-  Act act = Act::relu;
+  Activation act = Activation::relu;
   float slope = 0.01f;
 };
 void activation_backward(const ActBackwardParams& p, cudaStream_t stream);

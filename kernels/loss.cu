@@ -36,17 +36,17 @@ constexpr int kFinalizeThreads = 256;
 // ---- device helpers -----------------------------------------------------------------------------
 
 // The element loss and dz (the gradient before grad_scale is applied by the caller).
-__device__ __forceinline__ float loss_element(LossKind kind, Act out_act, float z, float x, float grad_scale,
+__device__ __forceinline__ float loss_element(Loss kind, Activation out_act, float z, float x, float grad_scale,
                                               float* grad) {
-  if (kind == LossKind::bce) {
+  if (kind == Loss::bce) {
     const float e = expf(-fabsf(z));
     const float sigmoid = z >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
     *grad = (sigmoid - x) * grad_scale;
     return fmaxf(z, 0.0f) - z * x + log1pf(e);
   }
-  const float y = act_forward(out_act, z, 0.0f);
+  const float y = act::forward(out_act, z, 0.0f);
   const float diff = y - x;
-  *grad = 2.0f * diff * act_derivative(out_act, y, z, 0.0f) * grad_scale;
+  *grad = 2.0f * diff * act::derivative_from_saved(out_act, y, 0.0f) * grad_scale;
   return diff * diff;
 }
 
@@ -119,10 +119,9 @@ void loss_forward_backward(const LossParams& p, cudaStream_t stream) {
   const char* kernel = "loss_forward_backward";
   const std::string shape = "count=" + std::to_string(p.count);
   require_shape(p.count >= 0, kernel, "negative element count " + shape);
-  require_shape(p.out_act == Act::sigmoid || p.out_act == Act::linear, kernel,
-                std::string("output activation must be sigmoid or linear, got ") + act_name(p.out_act));
-  require_shape(p.loss != LossKind::bce || p.out_act == Act::sigmoid, kernel,
-                std::string("bce needs a sigmoid output, got ") + act_name(p.out_act));
+  require_shape(loss_accepts_output(p.loss, p.out_act), kernel,
+                std::string(loss_name(p.loss)) + " is not defined on a " + std::string(activation_name(p.out_act)) +
+                    " output");
   if (p.count == 0) return;  // no elements: nothing is launched and loss_out is left as it is
   require_pointer(p.z, kernel, "z", shape);
   require_pointer(p.target, kernel, "target", shape);

@@ -180,7 +180,7 @@ struct Gemm {
   Gemm(int m_, int n_, int k_, uint64_t seed)
       : m(m_), n(n_), k(k_), a(cuae::ref::random_floats(size_t(m) * k, seed)),
         b(cuae::ref::random_floats(size_t(n) * k, seed + 1)) {
-    cuae::ref::dense_forward(a.data(), b.data(), nullptr, m, n, k, cuae::ref::Act::linear, 0, ref);
+    cuae::ref::dense_forward(a.data(), b.data(), nullptr, m, n, k, cuae::Activation::linear, 0, ref);
   }
   template <bool kBarriers>
   double relative_error() const {

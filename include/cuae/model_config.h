@@ -2,15 +2,34 @@
 // Dense(64, relu) -> Dense(784, sigmoid), binary cross-entropy, Adam(1e-3), glorot_uniform.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
+
+#include "cuae/activation.h"
 
 namespace cuae {
 
-enum class Activation { relu, sigmoid, tanh, linear, leaky_relu, gelu };
 enum class Loss { bce, mse };
+
+inline constexpr std::array<std::pair<Loss, std::string_view>, 2> kLossNames{{{Loss::bce, "bce"}, {Loss::mse, "mse"}}};
+constexpr std::string_view loss_name(Loss loss) {
+  for (const auto& [value, name] : kLossNames)
+    if (value == loss) return name;
+  return "unknown";
+}
+
+// The output activations a loss is defined on: BCE takes probabilities (a sigmoid output, computed
+// from the logits in the stable form), MSE a sigmoid or linear output. The one place this rule lives:
+// ModelConfig::validate and the loss kernel's launcher both ask it.
+constexpr bool loss_accepts_output(Loss loss, Activation output) {
+  return loss == Loss::bce ? output == Activation::sigmoid
+                           : output == Activation::sigmoid || output == Activation::linear;
+}
+
 enum class Init { glorot_uniform, torch_default };
 enum class OptimizerKind { adam, sgd };
 

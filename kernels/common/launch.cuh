@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <utility>
 
@@ -36,5 +37,13 @@ void launch(const char* kernel_name, void (*kernel)(KernelArgs...), dim3 grid, d
 }
 
 inline unsigned ceil_div(int64_t a, int64_t b) { return static_cast<unsigned>((a + b - 1) / b); }
+
+// Launcher validation: throws cuae::ShapeError "<kernel>: <message>".
+inline void require_shape(bool ok, const char* kernel, const std::string& message) {
+  if (!ok) throw ShapeError(std::string(kernel) + ": " + message);
+}
+inline void require_pointer(const void* pointer, const char* kernel, const char* name, const std::string& shape) {
+  if (pointer == nullptr) throw Error(std::string(kernel) + ": " + name + " is null (" + shape + ")");
+}
 
 }  // namespace cuae::kernels

@@ -1,7 +1,8 @@
 // Qualifiers for code shared by host C++ and CUDA (including the host SIMT emulation).
 #pragma once
 
-#if defined(__CUDACC__) || defined(CUAE_SIMT_EMULATION)
+// (Under the host SIMT emulation all code is host code, so the qualifiers are not needed there.)
+#if defined(__CUDACC__)
 #define CUAE_HOST_DEVICE __host__ __device__
 #else
 #define CUAE_HOST_DEVICE
@@ -15,4 +16,11 @@
 #define CUAE_DYNAMIC_SHARED(type, name)                                  \
   extern __shared__ __align__(16) unsigned char cuae_dynamic_shared_[]; \
   type* const name = reinterpret_cast<type*>(cuae_dynamic_shared_)
+#endif
+
+// `#pragma unroll` for nvcc; host compilers (the SIMT emulation) would warn about an unknown pragma.
+#if defined(__CUDACC__)
+#define CUAE_UNROLL _Pragma("unroll")
+#else
+#define CUAE_UNROLL
 #endif

@@ -22,13 +22,6 @@ constexpr int64_t kMaxWidth = int64_t{1} << 24;
 template <typename Enum, size_t N>
 using NameTable = std::array<std::pair<Enum, std::string_view>, N>;
 
-constexpr NameTable<Activation, 6> kActivations{{{Activation::relu, "relu"},
-                                                 {Activation::sigmoid, "sigmoid"},
-                                                 {Activation::tanh, "tanh"},
-                                                 {Activation::linear, "linear"},
-                                                 {Activation::leaky_relu, "leaky_relu"},
-                                                 {Activation::gelu, "gelu"}}};
-constexpr NameTable<Loss, 2> kLosses{{{Loss::bce, "bce"}, {Loss::mse, "mse"}}};
 constexpr NameTable<Init, 2> kInits{{{Init::glorot_uniform, "glorot_uniform"}, {Init::torch_default, "torch_default"}}};
 constexpr NameTable<OptimizerKind, 2> kOptimizers{{{OptimizerKind::adam, "adam"}, {OptimizerKind::sgd, "sgd"}}};
 
@@ -155,7 +148,7 @@ void ModelConfig::validate() const {
   }
   require(output_activation == Activation::sigmoid || output_activation == Activation::linear,
           "output_activation must be sigmoid or linear, got " + std::string(to_string(output_activation)));
-  require(loss != Loss::bce || output_activation == Activation::sigmoid,
+  require(loss_accepts_output(loss, output_activation),
           "loss bce requires output_activation sigmoid, got " + std::string(to_string(output_activation)));
   require(std::isfinite(leaky_relu_slope), "leaky_relu_slope must be finite, got " + number(leaky_relu_slope));
   const OptimizerConfig& o = optimizer;
@@ -169,12 +162,12 @@ void ModelConfig::validate() const {
           "optimizer.global_clipnorm must be >= 0 (0 = off), got " + number(o.global_clipnorm));
 }
 
-std::string_view to_string(Activation a) { return name_of(kActivations, a); }
-std::string_view to_string(Loss l) { return name_of(kLosses, l); }
+std::string_view to_string(Activation a) { return name_of(kActivationNames, a); }
+std::string_view to_string(Loss l) { return name_of(kLossNames, l); }
 std::string_view to_string(Init i) { return name_of(kInits, i); }
 std::string_view to_string(OptimizerKind k) { return name_of(kOptimizers, k); }
-Activation parse_activation(std::string_view s) { return parse_name(kActivations, s, "activation"); }
-Loss parse_loss(std::string_view s) { return parse_name(kLosses, s, "loss"); }
+Activation parse_activation(std::string_view s) { return parse_name(kActivationNames, s, "activation"); }
+Loss parse_loss(std::string_view s) { return parse_name(kLossNames, s, "loss"); }
 Init parse_init(std::string_view s) { return parse_name(kInits, s, "init"); }
 OptimizerKind parse_optimizer(std::string_view s) { return parse_name(kOptimizers, s, "optimizer"); }
 

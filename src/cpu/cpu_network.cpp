@@ -73,7 +73,7 @@ void CpuNetwork<T>::reserve_rows(int64_t rows) {
   for (size_t l = 0; l < layout_.layers.size(); ++l) {
     const LayerLayout& layer = layout_.layers[l];
     act_[l].resize(static_cast<size_t>(rows * layer.out));
-    if (l + 1 < layout_.layers.size() && needs_pre_activation(layer.activation, static_cast<float>(slope_)))
+    if (l + 1 < layout_.layers.size() && needs_preactivation(layer.activation, static_cast<float>(slope_)))
       pre_[l].resize(static_cast<size_t>(rows * layer.out));
     if (l > 0) widest_input = std::max(widest_input, layer.in);
   }

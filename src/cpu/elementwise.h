@@ -14,6 +14,7 @@
 #include <bit>
 
 #include "cuae/model_config.h"
+#include "kernels/common/activation.cuh"
 
 // `omp simd` where OpenMP is on (the library); nothing where it is off (tests that include this header).
 #ifdef _OPENMP
@@ -79,22 +80,6 @@ inline double exp_t(double x) { return std::exp(x); }
 CUAE_ROW_INLINE float log1p_exp_neg(float e) { return log1p_unit(e); }  // e = exp(-|z|) in (0, 1]
 inline double log1p_exp_neg(double e) { return std::log1p(e); }
 
-template <typename T>
-inline T gelu(T z) {
-  return T(0.5) * z * (T(1) + std::erf(z * T(0.70710678118654752440)));
-}
-template <typename T>
-inline T gelu_derivative(T z) {
-  const T pdf = std::exp(T(-0.5) * z * z) * T(0.39894228040143267794);  // standard normal density
-  return T(0.5) * (T(1) + std::erf(z * T(0.70710678118654752440))) + z * pdf;
-}
-
-// Whether backward needs the pre-activation z, because act'(z) cannot be recovered from y = act(z).
-// gelu is not invertible; leaky_relu with a negative slope makes y > 0 on both sides of 0.
-inline bool needs_pre_activation(Activation a, float slope) {
-  return a == Activation::gelu || (a == Activation::leaky_relu && slope < 0);
-}
-
 // y = act(y + b) in place; pre (when non-null) receives y + b.
 template <typename T>
 void bias_act_row(T* y, T* pre, const T* b, int64_t n, Activation a, T slope) {
@@ -106,36 +91,34 @@ CUAE_SIMD
     case Activation::relu:
 CUAE_SIMD
       for (int64_t j = 0; j < n; ++j) {
-        const T z = y[j] + b[j];
-        y[j] = z > 0 ? z : T(0);
+        y[j] = act::relu(y[j] + b[j]);
       }
       return;
     case Activation::leaky_relu:
 CUAE_SIMD
       for (int64_t j = 0; j < n; ++j) {
-        const T z = y[j] + b[j];
-        const T neg = slope * z;
-        y[j] = z > 0 ? z : neg;
+        y[j] = act::leaky_relu(y[j] + b[j], slope);
       }
       return;
     case Activation::sigmoid:
 CUAE_SIMD
-      for (int64_t j = 0; j < n; ++j) y[j] = T(1) / (T(1) + exp_t(-(y[j] + b[j])));
+      for (int64_t j = 0; j < n; ++j) y[j] = act::sigmoid_from_exp(exp_t(-(y[j] + b[j])));
       return;
     case Activation::tanh:
-      for (int64_t j = 0; j < n; ++j) y[j] = std::tanh(y[j] + b[j]);
+      for (int64_t j = 0; j < n; ++j) y[j] = act::tanh_of(y[j] + b[j]);
       return;
     case Activation::linear:
 CUAE_SIMD
       for (int64_t j = 0; j < n; ++j) y[j] += b[j];
       return;
     case Activation::gelu:
-      for (int64_t j = 0; j < n; ++j) y[j] = gelu(y[j] + b[j]);
+      for (int64_t j = 0; j < n; ++j) y[j] = act::gelu(y[j] + b[j]);
       return;
   }
 }
 
-// dz = da ⊙ act'(·), from the layer output y (dz may alias y), or from pre for needs_pre_activation.
+// dz = da ⊙ act'(·), from the layer output y (dz may alias y), or from pre where needs_preactivation.
+// The derivatives are activation.cuh's, written as selections where they are 0 or 1 (the same values).
 template <typename T>
 void act_backward_row(const T* da, T* dz, const T* y, const T* pre, int64_t n, Activation a, T slope) {
   switch (a) {
@@ -171,7 +154,7 @@ CUAE_SIMD
       for (int64_t j = 0; j < n; ++j) dz[j] = da[j];
       return;
     case Activation::gelu:
-      for (int64_t j = 0; j < n; ++j) dz[j] = da[j] * gelu_derivative(pre[j]);
+      for (int64_t j = 0; j < n; ++j) dz[j] = da[j] * act::gelu_derivative(pre[j]);
       return;
   }
 }

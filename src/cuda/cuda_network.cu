@@ -56,9 +56,7 @@ CudaNetwork::CudaNetwork(const ModelConfig& config, const ParameterLayout& layou
   }
 }
 
-kernels::Act CudaNetwork::act_of(int l) const {
-  return static_cast<kernels::Act>(static_cast<int>(layout_.layers[static_cast<size_t>(l)].activation));
-}
+Activation CudaNetwork::act_of(int l) const { return layout_.layers[static_cast<size_t>(l)].activation; }
 
 int64_t CudaNetwork::max_width() const {
   int64_t width = 0;
@@ -80,12 +78,11 @@ struct ActivationPlan {
   }
 };
 
-ActivationPlan plan_for(const ParameterLayout& layout, int64_t rows, int64_t max_width) {
+ActivationPlan plan_for(const ParameterLayout& layout, int64_t rows, int64_t max_width, float slope) {
   ActivationPlan plan;
   for (const auto& layer : layout.layers) {
     plan.y.push_back(rows * layer.out);
-    const auto act = static_cast<kernels::Act>(static_cast<int>(layer.activation));
-    plan.pre.push_back(kernels::act_needs_preactivation(act) ? rows * layer.out : 0);
+    plan.pre.push_back(needs_preactivation(layer.activation, slope) ? rows * layer.out : 0);
     plan.bias_workspace = std::max(plan.bias_workspace, kernels::bias_grad_workspace_size(rows, static_cast<int>(layer.out)));
   }
   plan.input = rows * max_width;
@@ -97,8 +94,8 @@ ActivationPlan plan_for(const ParameterLayout& layout, int64_t rows, int64_t max
 }  // namespace
 
 size_t CudaNetwork::extra_bytes_for(int64_t rows, int64_t loss_slots) const {
-  const int64_t now = capacity_rows_ > 0 ? plan_for(layout_, capacity_rows_, max_width()).total() : 0;
-  const int64_t then = plan_for(layout_, std::max(rows, capacity_rows_), max_width()).total();
+  const int64_t now = capacity_rows_ > 0 ? plan_for(layout_, capacity_rows_, max_width(), config_.leaky_relu_slope).total() : 0;
+  const int64_t then = plan_for(layout_, std::max(rows, capacity_rows_), max_width(), config_.leaky_relu_slope).total();
   const int64_t slots = std::max<int64_t>(loss_slots - static_cast<int64_t>(losses_.size()), 0);
   return floats_bytes(then - now + slots);
 }
@@ -106,7 +103,7 @@ size_t CudaNetwork::extra_bytes_for(int64_t rows, int64_t loss_slots) const {
 bool CudaNetwork::reserve(int64_t rows, int64_t loss_slots) {
   bool changed = false;
   if (rows > capacity_rows_) {
-    const ActivationPlan plan = plan_for(layout_, rows, max_width());
+    const ActivationPlan plan = plan_for(layout_, rows, max_width(), config_.leaky_relu_slope);
     for (size_t l = 0; l < layers_.size(); ++l) {
       layers_[l] = LayerBuffers{};  // free first: the old and new sets need not coexist
       layers_[l].y = DeviceBuffer<float>(static_cast<size_t>(plan.y[l]), "layer activations");
@@ -130,7 +127,7 @@ bool CudaNetwork::reserve(int64_t rows, int64_t loss_slots) {
   return changed;
 }
 
-kernels::DenseForwardParams CudaNetwork::layer_params(int l, const float* in, int64_t rows, kernels::Act act) const {
+kernels::DenseForwardParams CudaNetwork::layer_params(int l, const float* in, int64_t rows, Activation act) const {
   const auto& layer = layout_.layers[static_cast<size_t>(l)];
   const auto& buffers = layers_[static_cast<size_t>(l)];
   kernels::DenseForwardParams p;
@@ -138,7 +135,7 @@ kernels::DenseForwardParams CudaNetwork::layer_params(int l, const float* in, in
   p.w = params_.data() + layer.weight_offset;
   p.bias = params_.data() + layer.bias_offset;
   p.y = buffers.y.data();
-  p.pre = kernels::act_needs_preactivation(act) ? buffers.pre.data() : nullptr;
+  p.pre = needs_preactivation(act, config_.leaky_relu_slope) ? buffers.pre.data() : nullptr;
   p.m = rows;
   p.n = static_cast<int>(layer.out);
   p.k = static_cast<int>(layer.in);
@@ -147,7 +144,7 @@ kernels::DenseForwardParams CudaNetwork::layer_params(int l, const float* in, in
   return p;
 }
 
-void CudaNetwork::enqueue_layer(int l, const float* in, int64_t rows, kernels::Act act) const {
+void CudaNetwork::enqueue_layer(int l, const float* in, int64_t rows, Activation act) const {
   const kernels::DenseForwardParams p = layer_params(l, in, rows, act);
   switch (options_.forward) {
     case BackendOptions::Forward::fused:
@@ -182,7 +179,7 @@ void CudaNetwork::prepare_step(int64_t rows) const {
   const float* in = input_.data();
   const int output_layer = static_cast<int>(layers_.size()) - 1;
   for (int l = 0; l <= output_layer; ++l) {
-    const kernels::DenseForwardParams p = layer_params(l, in, rows, l == output_layer ? kernels::Act::linear : act_of(l));
+    const kernels::DenseForwardParams p = layer_params(l, in, rows, l == output_layer ? Activation::linear : act_of(l));
     cudnn_->prepare(p);  // a move here needs no flag: the caller captures next, with the new workspace
     in = layers_[static_cast<size_t>(l)].y.data();
   }
@@ -192,7 +189,7 @@ const float* CudaNetwork::enqueue_forward(int64_t rows, int first, int last, boo
   const float* in = input_.data();
   const int output_layer = static_cast<int>(layers_.size()) - 1;
   for (int l = first; l < last; ++l) {
-    enqueue_layer(l, in, rows, logits_only && l == output_layer ? kernels::Act::linear : act_of(l));
+    enqueue_layer(l, in, rows, logits_only && l == output_layer ? Activation::linear : act_of(l));
     in = layers_[static_cast<size_t>(l)].y.data();
   }
   return in;
@@ -207,7 +204,7 @@ void CudaNetwork::enqueue_loss(int64_t rows, float* grad, float loss_scale, floa
   p.count = count;
   p.grad_scale = static_cast<float>(1.0 / static_cast<double>(count));
   p.loss_scale = loss_scale;
-  p.loss = config_.loss == Loss::bce ? kernels::LossKind::bce : kernels::LossKind::mse;
+  p.loss = config_.loss;
   p.out_act = act_of(static_cast<int>(layers_.size()) - 1);
   p.partials = partials_.data();
   p.loss_out = out;

@@ -84,12 +84,12 @@ class CudaNetwork {
     DeviceBuffer<float> pre;  // pre-activation, only where act' needs it (gelu)
   };
 
-  kernels::DenseForwardParams layer_params(int l, const float* in, int64_t rows, kernels::Act act) const;
-  void enqueue_layer(int l, const float* in, int64_t rows, kernels::Act act) const;
+  kernels::DenseForwardParams layer_params(int l, const float* in, int64_t rows, Activation act) const;
+  void enqueue_layer(int l, const float* in, int64_t rows, Activation act) const;
   void enqueue_loss(int64_t rows, float* grad, float scale_loss, float* out, const int64_t* index) const;
   void enqueue_backward(int64_t rows) const;
   void enqueue_optimizer() const;
-  kernels::Act act_of(int l) const;
+  Activation act_of(int l) const;
   int64_t max_width() const;
 
   ModelConfig config_;

@@ -25,6 +25,8 @@ using cuae::cuda::CudnnDenseForward;
 using cuae::cuda::CudnnNoEngineError;
 using cuae::cuda::CudnnUnavailableError;
 using cuae::test::DeviceArray;
+using cuae::Activation;
+using cuae::Loss;
 namespace k = cuae::kernels;
 namespace ref = cuae::ref;
 namespace tol = cuae::tol;
@@ -32,8 +34,8 @@ namespace tol = cuae::tol;
 constexpr float kSlope = 0.05f;
 constexpr size_t kGuard = 8;  // NaN floats after y and pre: a write past the end shows up
 
-constexpr k::Act kAllActs[] = {k::Act::relu,   k::Act::sigmoid,    k::Act::tanh,
-                               k::Act::linear, k::Act::leaky_relu, k::Act::gelu};
+constexpr Activation kAllActs[] = {Activation::relu,   Activation::sigmoid,    Activation::tanh,
+                               Activation::linear, Activation::leaky_relu, Activation::gelu};
 
 struct Shape {
   int64_t m;
@@ -113,7 +115,7 @@ struct Layer {
     dy.poison();
     dpre.poison();
   }
-  k::DenseForwardParams params(const Shape& s, k::Act act, bool with_pre) const {
+  k::DenseForwardParams params(const Shape& s, Activation act, bool with_pre) const {
     k::DenseForwardParams p;
     p.x = dx.get(), p.w = dw.get(), p.bias = db.get(), p.y = dy.get(), p.pre = with_pre ? dpre.get() : nullptr;
     p.m = s.m, p.n = s.n, p.k = s.k, p.act = act, p.slope = kSlope;
@@ -141,16 +143,16 @@ void expect_close(const std::vector<float>& out, const std::vector<double>& expe
 
 // Prepares, runs and checks one layer. Returns why it could not run when cuDNN has no engine for it
 // (the caller skips with that message once its other layers are checked), else an empty string.
-std::string check_layer(CudnnDenseForward& cudnn, const Shape& s, k::Act act, bool with_pre, double tolerance,
+std::string check_layer(CudnnDenseForward& cudnn, const Shape& s, Activation act, bool with_pre, double tolerance,
                         uint64_t seed, size_t x_offset = 0) {
-  SCOPED_TRACE("layer " + text(s) + " act=" + k::act_name(act) + " seed=" + std::to_string(seed) +
+  SCOPED_TRACE("layer " + text(s) + " act=" + ref::act_name(act) + " seed=" + std::to_string(seed) +
                " x_offset=" + std::to_string(x_offset));
   const Layer layer(s, seed, x_offset);
   const k::DenseForwardParams p = layer.params(s, act, with_pre);
   try {
     cudnn.prepare(p);
   } catch (const CudnnNoEngineError& e) {
-    return "no cuDNN engine for " + text(s) + " " + k::act_name(act) + ": " + e.what() + "\n";
+    return "no cuDNN engine for " + text(s) + " " + ref::act_name(act) + ": " + e.what() + "\n";
   }
   cudnn.forward(p);
   const cudaError_t error = cudaStreamSynchronize(suite->stream);
@@ -158,10 +160,10 @@ std::string check_layer(CudnnDenseForward& cudnn, const Shape& s, k::Act act, bo
     ADD_FAILURE() << "the cuDNN forward failed on the device: " << cudaGetErrorString(error);
     return {};
   }
-  if (s.m > 0) std::printf("  %s %s: %s\n", text(s).c_str(), k::act_name(act), cudnn.describe(p).c_str());
+  if (s.m > 0) std::printf("  %s %s: %s\n", text(s).c_str(), ref::act_name(act).c_str(), cudnn.describe(p).c_str());
   std::vector<double> y_ref, pre_ref;
   ref::dense_forward(layer.x.data(), layer.w.data(), layer.b.data(), s.m, s.n, s.k,
-                     static_cast<ref::Act>(static_cast<int>(act)), kSlope, y_ref, &pre_ref);
+                     act, kSlope, y_ref, &pre_ref);
   expect_close(layer.dy.download(), y_ref, tolerance, "y");
   if (with_pre) expect_close(layer.dpre.download(), pre_ref, tolerance, "pre");
   return {};
@@ -169,17 +171,17 @@ std::string check_layer(CudnnDenseForward& cudnn, const Shape& s, k::Act act, bo
 
 // One parameterised test per activation and shape, so a missing engine skips just that layer.
 struct LayerCase {
-  k::Act act;
+  Activation act;
   Shape shape;
 };
 std::string case_name(const LayerCase& c) {
-  return std::string(k::act_name(c.act)) + "_" + std::to_string(c.shape.m) + "x" + std::to_string(c.shape.n) + "x" +
+  return std::string(ref::act_name(c.act)) + "_" + std::to_string(c.shape.m) + "x" + std::to_string(c.shape.n) + "x" +
          std::to_string(c.shape.k);
 }
 void PrintTo(const LayerCase& c, std::ostream* out) { *out << case_name(c); }  // short ctest names
 std::vector<LayerCase> every_activation_and_shape() {
   std::vector<LayerCase> cases;
-  for (const k::Act act : kAllActs)
+  for (const Activation act : kAllActs)
     for (const Shape& shape : kShapes) cases.push_back({act, shape});
   return cases;
 }
@@ -188,7 +190,7 @@ class GpuCudnnForwardLayers : public GpuCudnnForward, public ::testing::WithPara
 
 TEST_P(GpuCudnnForwardLayers, MatchesDoubleReferenceInExactFp32) {
   const LayerCase& c = GetParam();
-  const std::string no_engine = check_layer(*suite->fp32, c.shape, c.act, c.act == k::Act::gelu, tol::kDense, 101);
+  const std::string no_engine = check_layer(*suite->fp32, c.shape, c.act, c.act == Activation::gelu, tol::kDense, 101);
   if (!no_engine.empty()) GTEST_SKIP() << no_engine;
 }
 
@@ -198,28 +200,28 @@ INSTANTIATE_TEST_SUITE_P(EveryActivationAndShape, GpuCudnnForwardLayers,
 
 TEST_F(GpuCudnnForward, MatchesDoubleReferenceWithTf32Allowed) {
   std::string no_engine;
-  for (const k::Act act : kAllActs) {
-    no_engine += check_layer(*suite->tf32, {255, 784, 64}, act, act == k::Act::gelu, tol::kDenseTf32, 202);
+  for (const Activation act : kAllActs) {
+    no_engine += check_layer(*suite->tf32, {255, 784, 64}, act, act == Activation::gelu, tol::kDenseTf32, 202);
   }
   if (!no_engine.empty()) GTEST_SKIP() << no_engine;
 }
 
 TEST_F(GpuCudnnForward, StoresThePreActivationForEveryActivation) {
   std::string no_engine;
-  for (const k::Act act : kAllActs) no_engine += check_layer(*suite->fp32, {37, 61, 29}, act, true, tol::kDense, 303);
+  for (const Activation act : kAllActs) no_engine += check_layer(*suite->fp32, {37, 61, 29}, act, true, tol::kDense, 303);
   if (!no_engine.empty()) GTEST_SKIP() << no_engine;
 }
 
 TEST_F(GpuCudnnForward, MisalignedInputGetsItsOwnFourByteAlignedPlan) {
-  std::string no_engine = check_layer(*suite->fp32, {37, 61, 32}, k::Act::relu, false, tol::kDense, 404, 0);
-  no_engine += check_layer(*suite->fp32, {37, 61, 32}, k::Act::relu, false, tol::kDense, 405, 1);  // x 1 float off
+  std::string no_engine = check_layer(*suite->fp32, {37, 61, 32}, Activation::relu, false, tol::kDense, 404, 0);
+  no_engine += check_layer(*suite->fp32, {37, 61, 32}, Activation::relu, false, tol::kDense, 405, 1);  // x 1 float off
   if (!no_engine.empty()) GTEST_SKIP() << no_engine;
 }
 
 TEST_F(GpuCudnnForward, CapturedGraphGivesTheSameBitsAsTheEagerCall) {
   const Shape s{256, 64, 784};
   Layer layer(s, 505);
-  const k::DenseForwardParams p = layer.params(s, k::Act::gelu, true);
+  const k::DenseForwardParams p = layer.params(s, Activation::gelu, true);
   CudnnDenseForward& cudnn = *suite->fp32;
   try {
     cudnn.prepare(p);
@@ -260,7 +262,7 @@ TEST_F(GpuCudnnForward, CapturedGraphGivesTheSameBitsAsTheEagerCall) {
 TEST_F(GpuCudnnForward, ForwardOfAnUnpreparedShapeThrows) {
   const Shape s{3, 5, 7};  // prepared by no other test
   const Layer layer(s, 606);
-  EXPECT_THROW(suite->fp32->forward(layer.params(s, k::Act::tanh, false)), cuae::CudaError);
+  EXPECT_THROW(suite->fp32->forward(layer.params(s, Activation::tanh, false)), cuae::CudaError);
 }
 
 }  // namespace

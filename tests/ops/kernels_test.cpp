@@ -33,15 +33,16 @@
 namespace {
 
 using cuae::test::DeviceArray;
+using cuae::Activation;
+using cuae::Loss;
 namespace k = cuae::kernels;
 namespace ref = cuae::ref;
 namespace tol = cuae::tol;
 
-constexpr k::Act kAllActs[] = {k::Act::relu,   k::Act::sigmoid,    k::Act::tanh,
-                               k::Act::linear, k::Act::leaky_relu, k::Act::gelu};
+constexpr Activation kAllActs[] = {Activation::relu,   Activation::sigmoid,    Activation::tanh,
+                               Activation::linear, Activation::leaky_relu, Activation::gelu};
 constexpr float kSlope = 0.05f;
 
-ref::Act to_ref(k::Act act) { return static_cast<ref::Act>(static_cast<int>(act)); }
 // ---- dense_forward / bias_act_forward -----------------------------------------------------------
 
 using KERNEL_SUITE(DenseForward) = cuae::test::DeviceTest;
@@ -53,9 +54,9 @@ struct DenseCase {
   size_t x_offset = 0;  // floats: 1 misaligns x and forces the scalar load path even when K % 4 == 0
 };
 
-void check_dense(const DenseCase& c, k::Act act, bool with_bias, bool with_pre, uint64_t seed) {
+void check_dense(const DenseCase& c, Activation act, bool with_bias, bool with_pre, uint64_t seed) {
   SCOPED_TRACE("m=" + std::to_string(c.m) + " n=" + std::to_string(c.n) + " k=" + std::to_string(c.k) +
-               " tile=" + std::to_string(c.tile) + " x_offset=" + std::to_string(c.x_offset) + " act=" + k::act_name(act) +
+               " tile=" + std::to_string(c.tile) + " x_offset=" + std::to_string(c.x_offset) + " act=" + ref::act_name(act) +
                " seed=" + std::to_string(seed));
   const auto x = ref::random_floats(static_cast<size_t>(c.m * c.k), seed);
   const auto w = ref::random_floats(static_cast<size_t>(c.n) * c.k, seed + 1, -0.3f, 0.3f);
@@ -69,7 +70,7 @@ void check_dense(const DenseCase& c, k::Act act, bool with_bias, bool with_pre, 
   p.m = c.m, p.n = c.n, p.k = c.k, p.act = act, p.slope = kSlope, p.tile = c.tile;
   k::dense_forward(p, nullptr);
   std::vector<double> y_ref, pre_ref;
-  ref::dense_forward(x.data(), w.data(), with_bias ? b.data() : nullptr, c.m, c.n, c.k, to_ref(act), kSlope, y_ref,
+  ref::dense_forward(x.data(), w.data(), with_bias ? b.data() : nullptr, c.m, c.n, c.k, act, kSlope, y_ref,
                      &pre_ref);
   EXPECT_LE(ref::relative_error(dy.download(), y_ref), tol::kDense);
   if (with_pre) {
@@ -79,25 +80,25 @@ void check_dense(const DenseCase& c, k::Act act, bool with_bias, bool with_pre, 
 
 TEST_F(KERNEL_SUITE(DenseForward), MatchesReferenceForOddShapesAndEveryActivation) {
   for (const int tile : {64, 128})
-    for (const k::Act act : kAllActs) check_dense({37, 29, 53, tile}, act, true, act == k::Act::gelu, 11);
+    for (const Activation act : kAllActs) check_dense({37, 29, 53, tile}, act, true, act == Activation::gelu, 11);
 }
 
 TEST_F(KERNEL_SUITE(DenseForward), MatchesReferenceOnVectorAndScalarLoadPaths) {
   for (const int tile : {64, 128}) {
-    check_dense({45, 36, 64, tile}, k::Act::relu, true, true, 21);      // K % 4 == 0, aligned: float4 loads
-    check_dense({45, 36, 64, tile, 1}, k::Act::relu, true, true, 22);   // K % 4 == 0, misaligned x: scalar
-    check_dense({45, 36, 66, tile}, k::Act::tanh, true, false, 23);     // K % 4 != 0: scalar
-    check_dense({19, 33, 7, tile}, k::Act::linear, false, false, 24);   // N % 4 != 0: scalar stores
+    check_dense({45, 36, 64, tile}, Activation::relu, true, true, 21);      // K % 4 == 0, aligned: float4 loads
+    check_dense({45, 36, 64, tile, 1}, Activation::relu, true, true, 22);   // K % 4 == 0, misaligned x: scalar
+    check_dense({45, 36, 66, tile}, Activation::tanh, true, false, 23);     // K % 4 != 0: scalar
+    check_dense({19, 33, 7, tile}, Activation::linear, false, false, 24);   // N % 4 != 0: scalar stores
   }
 }
 
 TEST_F(KERNEL_SUITE(DenseForward), MatchesReferenceForSmallTallAndTileMultipleShapes) {
-  check_dense({3, 5, 2, 0}, k::Act::sigmoid, true, false, 31);      // far smaller than one tile
-  check_dense({1, 1, 1, 128}, k::Act::gelu, true, true, 32);         // a single element
-  check_dense({517, 3, 20, 0}, k::Act::leaky_relu, true, false, 33); // tall and skinny
-  check_dense({128, 128, 16, 128}, k::Act::relu, true, false, 34);   // exactly one big tile
-  check_dense({128, 192, 32, 64}, k::Act::gelu, true, true, 35);     // exact multiples of the small tile
-  check_dense({200, 130, 40, 0}, k::Act::linear, true, false, 36);   // automatic choice, several tiles
+  check_dense({3, 5, 2, 0}, Activation::sigmoid, true, false, 31);      // far smaller than one tile
+  check_dense({1, 1, 1, 128}, Activation::gelu, true, true, 32);         // a single element
+  check_dense({517, 3, 20, 0}, Activation::leaky_relu, true, false, 33); // tall and skinny
+  check_dense({128, 128, 16, 128}, Activation::relu, true, false, 34);   // exactly one big tile
+  check_dense({128, 192, 32, 64}, Activation::gelu, true, true, 35);     // exact multiples of the small tile
+  check_dense({200, 130, 40, 0}, Activation::linear, true, false, 36);   // automatic choice, several tiles
 }
 
 TEST_F(KERNEL_SUITE(DenseForward), ZeroRowsLaunchesNothing) {
@@ -126,8 +127,8 @@ TEST_F(KERNEL_SUITE(DenseForward), RejectsNegativeShapesNullPointersAndUnknownTi
 
 TEST_F(KERNEL_SUITE(DenseForward), BiasActMatchesReferenceForEveryActivation) {
   for (const auto& [m, n] : {std::pair<int64_t, int>{37, 29}, {16, 32}})
-    for (const k::Act act : kAllActs) {
-      SCOPED_TRACE(std::string(k::act_name(act)) + " m=" + std::to_string(m) + " n=" + std::to_string(n));
+    for (const Activation act : kAllActs) {
+      SCOPED_TRACE(std::string(ref::act_name(act)) + " m=" + std::to_string(m) + " n=" + std::to_string(n));
       const auto z = ref::random_floats(static_cast<size_t>(m * n), 51, -3, 3);
       const auto b = ref::random_floats(static_cast<size_t>(n), 52);
       DeviceArray<float> dz(z), db(b), dy(z.size()), dpre(z.size());
@@ -140,7 +141,7 @@ TEST_F(KERNEL_SUITE(DenseForward), BiasActMatchesReferenceForEveryActivation) {
       std::vector<double> y_ref(z.size()), pre_ref(z.size());
       for (size_t i = 0; i < z.size(); ++i) {
         pre_ref[i] = static_cast<double>(z[i] + b[i % static_cast<size_t>(n)]);
-        y_ref[i] = ref::act(to_ref(act), pre_ref[i], kSlope);
+        y_ref[i] = ref::act(act, pre_ref[i], kSlope);
       }
       EXPECT_LE(ref::relative_error(dy.download(), y_ref), tol::kElementwise);
       EXPECT_LE(ref::relative_error(dpre.download(), pre_ref), tol::kElementwise);
@@ -159,7 +160,7 @@ struct LossRun {
   std::vector<float> grad;
 };
 
-LossRun run_loss(k::LossKind kind, k::Act out_act, const std::vector<float>& z, const std::vector<float>& x,
+LossRun run_loss(Loss kind, Activation out_act, const std::vector<float>& z, const std::vector<float>& x,
                  size_t offset, bool with_grad) {
   const auto count = static_cast<int64_t>(z.size());
   DeviceArray<float> dz(z, offset), dx(x, offset), dgrad(z.size(), offset);
@@ -178,8 +179,8 @@ LossRun run_loss(k::LossKind kind, k::Act out_act, const std::vector<float>& z, 
   return {losses[2], with_grad ? dgrad.download() : std::vector<float>{}};
 }
 
-void check_loss(k::LossKind kind, k::Act out_act, size_t count, size_t offset, uint64_t seed) {
-  SCOPED_TRACE(std::string(kind == k::LossKind::bce ? "bce" : "mse") + " out_act=" + k::act_name(out_act) +
+void check_loss(Loss kind, Activation out_act, size_t count, size_t offset, uint64_t seed) {
+  SCOPED_TRACE(std::string(kind == Loss::bce ? "bce" : "mse") + " out_act=" + ref::act_name(out_act) +
                " count=" + std::to_string(count) + " offset=" + std::to_string(offset) + " seed=" + std::to_string(seed));
   const auto z = ref::random_floats(count, seed, -4, 4);
   const auto x = ref::random_floats(count, seed + 1, 0, 1);
@@ -188,13 +189,13 @@ void check_loss(k::LossKind kind, k::Act out_act, size_t count, size_t offset, u
   std::vector<double> grad_ref(count);
   for (size_t i = 0; i < count; ++i) {
     const double zi = z[i], xi = x[i], n = static_cast<double>(count);
-    if (kind == k::LossKind::bce) {
+    if (kind == Loss::bce) {
       sum += ref::bce_element(zi, xi);
-      grad_ref[i] = (ref::act(ref::Act::sigmoid, zi) - xi) / n;
+      grad_ref[i] = (ref::act(Activation::sigmoid, zi) - xi) / n;
     } else {
-      const double y = ref::act(to_ref(out_act), zi);
+      const double y = ref::act(out_act, zi);
       sum += (y - xi) * (y - xi);
-      grad_ref[i] = 2 * (y - xi) * ref::act_derivative(to_ref(out_act), zi) / n;
+      grad_ref[i] = 2 * (y - xi) * ref::act_derivative(out_act, zi) / n;
     }
   }
   const double loss_ref = sum / static_cast<double>(count);
@@ -203,24 +204,24 @@ void check_loss(k::LossKind kind, k::Act out_act, size_t count, size_t offset, u
 }
 
 TEST_F(KERNEL_SUITE(Loss), BceMatchesReferenceOnVectorAndScalarPaths) {
-  check_loss(k::LossKind::bce, k::Act::sigmoid, 1037, 0, 61);   // odd count: float4 body + scalar tail
-  check_loss(k::LossKind::bce, k::Act::sigmoid, 4096, 1, 62);   // misaligned: scalar path
-  check_loss(k::LossKind::bce, k::Act::sigmoid, 9001, 0, 63);   // several blocks of partial sums
-  check_loss(k::LossKind::bce, k::Act::sigmoid, 3, 0, 64);      // less than one quad
+  check_loss(Loss::bce, Activation::sigmoid, 1037, 0, 61);   // odd count: float4 body + scalar tail
+  check_loss(Loss::bce, Activation::sigmoid, 4096, 1, 62);   // misaligned: scalar path
+  check_loss(Loss::bce, Activation::sigmoid, 9001, 0, 63);   // several blocks of partial sums
+  check_loss(Loss::bce, Activation::sigmoid, 3, 0, 64);      // less than one quad
 }
 
 TEST_F(KERNEL_SUITE(Loss), MseMatchesReferenceWithSigmoidAndLinearOutputs) {
-  check_loss(k::LossKind::mse, k::Act::sigmoid, 1037, 0, 71);
-  check_loss(k::LossKind::mse, k::Act::linear, 1037, 1, 72);
-  check_loss(k::LossKind::mse, k::Act::linear, 9001, 0, 73);
+  check_loss(Loss::mse, Activation::sigmoid, 1037, 0, 71);
+  check_loss(Loss::mse, Activation::linear, 1037, 1, 72);
+  check_loss(Loss::mse, Activation::linear, 9001, 0, 73);
 }
 
 TEST_F(KERNEL_SUITE(Loss), IsBitIdenticalAcrossRunsAndWithoutGradient) {
   const auto z = ref::random_floats(9001, 81, -4, 4);
   const auto x = ref::random_floats(9001, 82, 0, 1);
-  const LossRun first = run_loss(k::LossKind::bce, k::Act::sigmoid, z, x, 0, true);
-  const LossRun second = run_loss(k::LossKind::bce, k::Act::sigmoid, z, x, 0, true);
-  const LossRun loss_only = run_loss(k::LossKind::bce, k::Act::sigmoid, z, x, 0, false);
+  const LossRun first = run_loss(Loss::bce, Activation::sigmoid, z, x, 0, true);
+  const LossRun second = run_loss(Loss::bce, Activation::sigmoid, z, x, 0, true);
+  const LossRun loss_only = run_loss(Loss::bce, Activation::sigmoid, z, x, 0, false);
   EXPECT_EQ(std::memcmp(&first.loss, &second.loss, sizeof(float)), 0) << first.loss << " vs " << second.loss;
   EXPECT_EQ(std::memcmp(&first.loss, &loss_only.loss, sizeof(float)), 0) << first.loss << " vs " << loss_only.loss;
   EXPECT_EQ(first.grad, second.grad);
@@ -230,9 +231,9 @@ TEST_F(KERNEL_SUITE(Loss), RejectsBceWithoutSigmoidAndSkipsEmptyInput) {
   DeviceArray<float> d(8);
   k::LossParams p;
   p.z = d.get(), p.target = d.get(), p.partials = d.get(), p.loss_out = d.get(), p.count = 4;
-  p.loss = k::LossKind::bce, p.out_act = k::Act::linear;
+  p.loss = Loss::bce, p.out_act = Activation::linear;
   EXPECT_THROW(k::loss_forward_backward(p, nullptr), cuae::ShapeError);
-  p.out_act = k::Act::sigmoid, p.count = -1;
+  p.out_act = Activation::sigmoid, p.count = -1;
   EXPECT_THROW(k::loss_forward_backward(p, nullptr), cuae::ShapeError);
   d.poison();
   p.count = 0;
@@ -248,20 +249,20 @@ using KERNEL_SUITE(ActivationBackward) = cuae::test::DeviceTest;
 TEST_F(KERNEL_SUITE(ActivationBackward), MatchesReferenceForEveryActivation) {
   for (const size_t count : {size_t{1037}, size_t{1024}})
     for (const size_t offset : {size_t{0}, size_t{1}})
-      for (const k::Act act : kAllActs) {
-        SCOPED_TRACE(std::string(k::act_name(act)) + " count=" + std::to_string(count) + " offset=" + std::to_string(offset));
+      for (const Activation act : kAllActs) {
+        SCOPED_TRACE(std::string(ref::act_name(act)) + " count=" + std::to_string(count) + " offset=" + std::to_string(offset));
         const auto z = ref::random_floats(count, 91, -3, 3);
         const auto dy = ref::random_floats(count, 92);
         std::vector<float> y(count);
         std::vector<double> dz_ref(count);
         for (size_t i = 0; i < count; ++i) {
-          y[i] = static_cast<float>(ref::act(to_ref(act), z[i], kSlope));
-          dz_ref[i] = dy[i] * ref::act_derivative(to_ref(act), z[i], kSlope);
+          y[i] = static_cast<float>(ref::act(act, z[i], kSlope));
+          dz_ref[i] = dy[i] * ref::act_derivative(act, z[i], kSlope);
         }
         DeviceArray<float> ddy(dy, offset), dyv(y, offset), dpre(z, offset), ddz(count, offset);
         ddz.poison();
         k::ActBackwardParams p;
-        p.dy = ddy.get(), p.y = dyv.get(), p.pre = act == k::Act::gelu ? dpre.get() : nullptr, p.dz = ddz.get();
+        p.dy = ddy.get(), p.y = dyv.get(), p.pre = act == Activation::gelu ? dpre.get() : nullptr, p.dz = ddz.get();
         p.count = static_cast<int64_t>(count), p.act = act, p.slope = kSlope;
         k::activation_backward(p, nullptr);
         EXPECT_LE(ref::relative_error(ddz.download(), dz_ref), tol::kElementwise);
@@ -274,7 +275,7 @@ TEST_F(KERNEL_SUITE(ActivationBackward), MatchesReferenceForEveryActivation) {
 TEST_F(KERNEL_SUITE(ActivationBackward), GeluWithoutPreActivationIsAnError) {
   DeviceArray<float> d(4);
   k::ActBackwardParams p;
-  p.dy = d.get(), p.y = d.get(), p.dz = d.get(), p.count = 4, p.act = k::Act::gelu;
+  p.dy = d.get(), p.y = d.get(), p.dz = d.get(), p.count = 4, p.act = Activation::gelu;
   EXPECT_THROW(k::activation_backward(p, nullptr), cuae::Error);
 }
 

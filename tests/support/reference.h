@@ -6,41 +6,25 @@
 #include <cstdint>
 #include <random>
 #include <span>
+#include <string>
 #include <vector>
+
+#include "cuae/activation.h"
+#include "kernels/common/activation.cuh"
 
 namespace cuae::ref {
 
-enum class Act { relu, sigmoid, tanh, linear, leaky_relu, gelu };  // same order as cuae::Activation
-
-inline double act(Act a, double z, double slope = 0.01) {
-  switch (a) {
-    case Act::relu: return z > 0 ? z : 0;
-    case Act::sigmoid: return 1 / (1 + std::exp(-z));
-    case Act::tanh: return std::tanh(z);
-    case Act::linear: return z;
-    case Act::leaky_relu: return z > 0 ? z : slope * z;
-    case Act::gelu: return 0.5 * z * (1 + std::erf(z / std::sqrt(2.0)));  // torch.nn.GELU() (erf form)
-  }
-  return 0;
+// The activation formulas are shared with the kernels and the CPU backend
+// (kernels/common/activation.cuh), evaluated here in double.
+inline double act(Activation a, double z, double slope = 0.01) { return cuae::act::forward<double>(a, z, slope); }
+inline double act_derivative(Activation a, double z, double slope = 0.01) {
+  return cuae::act::derivative<double>(a, z, slope);
 }
-
-inline double act_derivative(Act a, double z, double slope = 0.01) {
-  switch (a) {
-    case Act::relu: return z > 0 ? 1 : 0;
-    case Act::sigmoid: { const double s = act(a, z); return s * (1 - s); }
-    case Act::tanh: { const double t = std::tanh(z); return 1 - t * t; }
-    case Act::linear: return 1;
-    case Act::leaky_relu: return z > 0 ? 1 : slope;
-    case Act::gelu: {
-      const double pdf = std::exp(-0.5 * z * z) / std::sqrt(2 * M_PI);
-      return 0.5 * (1 + std::erf(z / std::sqrt(2.0))) + z * pdf;
-    }
-  }
-  return 0;
-}
+// "relu", "sigmoid", ... as a std::string, for test names and traces.
+inline std::string act_name(Activation a) { return std::string(activation_name(a)); }
 
 // y[m, n] = act(x[m, k] · w[n, k]^T + b[n]); pre receives the pre-activation when non-null.
-inline void dense_forward(const float* x, const float* w, const float* b, int64_t m, int64_t n, int64_t k, Act a,
+inline void dense_forward(const float* x, const float* w, const float* b, int64_t m, int64_t n, int64_t k, Activation a,
                           double slope, std::vector<double>& y, std::vector<double>* pre = nullptr) {
   y.assign(static_cast<size_t>(m * n), 0);
   if (pre) pre->assign(static_cast<size_t>(m * n), 0);

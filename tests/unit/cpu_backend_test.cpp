@@ -45,7 +45,6 @@ std::vector<float> random_parameters(const ParameterLayout& layout, uint64_t see
   return p;
 }
 
-ref::Act ref_act(Activation a) { return static_cast<ref::Act>(static_cast<int>(a)); }
 
 class ForwardPerActivation : public testing::TestWithParam<Activation> {};
 
@@ -63,7 +62,7 @@ double layer_forward_error(const ModelConfig& config, int layer, Activation act,
   backend->forward({x.data(), rows, l.in}, layer, layer + 1, out.data());
   std::vector<double> expected;
   ref::dense_forward(x.data(), params.data() + l.weight_offset, params.data() + l.bias_offset, rows, l.out, l.in,
-                     ref_act(act), config.leaky_relu_slope, expected);
+                     act, config.leaky_relu_slope, expected);
   return ref::relative_error(out, expected);
 }
 
@@ -98,16 +97,16 @@ TEST(CpuBackend, LossSumMatchesReferenceForBothLosses) {
     const LayerLayout& l1 = layout.layers[1];
     std::vector<double> hidden, logits;
     ref::dense_forward(x.data(), params.data() + l0.weight_offset, params.data() + l0.bias_offset, rows, 7, 13,
-                       ref::Act::tanh, 0, hidden);
+                       Activation::tanh, 0, hidden);
     const std::vector<float> hidden_f(hidden.begin(), hidden.end());
     ref::dense_forward(hidden_f.data(), params.data() + l1.weight_offset, params.data() + l1.bias_offset, rows, 13, 7,
-                       ref::Act::linear, 0, logits);
+                       Activation::linear, 0, logits);
     double expected = 0;
     for (size_t i = 0; i < logits.size(); ++i) {
       if (loss == Loss::bce) {
         expected += ref::bce_element(logits[i], x[i]);
       } else {
-        const double d = ref::act(ref::Act::sigmoid, logits[i]) - x[i];
+        const double d = ref::act(Activation::sigmoid, logits[i]) - x[i];
         expected += d * d;
       }
     }
@@ -132,7 +131,7 @@ TEST(CpuBackend, FusedLossRowGradientMatchesReference) {
     double expected = 0;
     std::vector<double> expected_dz(static_cast<size_t>(n));
     for (size_t i = 0; i < expected_dz.size(); ++i) {
-      const double s = ref::act(ref::Act::sigmoid, z[i]);
+      const double s = ref::act(Activation::sigmoid, z[i]);
       if (loss == Loss::bce) {
         expected += ref::bce_element(z[i], x[i]);
         expected_dz[i] = (s - x[i]) / 301.0;

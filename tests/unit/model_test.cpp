@@ -33,7 +33,7 @@ std::vector<double> reference_forward(const Model& model, const Matrix& in, int 
   for (int l = first; l < last; ++l) {
     const LayerLayout& layer = model.layout().layers[static_cast<size_t>(l)];
     ref::dense_forward(x.data(), p.data() + layer.weight_offset, p.data() + layer.bias_offset, in.rows, layer.out,
-                       layer.in, static_cast<ref::Act>(layer.activation), model.config().leaky_relu_slope, y);
+                       layer.in, layer.activation, model.config().leaky_relu_slope, y);
     x.assign(y.begin(), y.end());
   }
   return y;
@@ -227,7 +227,7 @@ TEST(Model, EvaluateIsTheMeanElementBceOfTheReconstruction) {
   const std::vector<float> p = model.parameters();
   std::vector<double> z;
   ref::dense_forward(h.data(), p.data() + last.weight_offset, p.data() + last.bias_offset, x.rows, last.out, last.in,
-                     ref::Act::linear, 0, z);
+                     Activation::linear, 0, z);
   double expected = 0;
   for (size_t i = 0; i < z.size(); ++i) expected += ref::bce_element(z[i], x.data[i]);
   expected /= static_cast<double>(z.size());

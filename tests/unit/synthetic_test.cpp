@@ -80,7 +80,7 @@ TEST(Synthetic, StructuredMatchesTheDocumentedFormulaInDouble) {
                          2 * std::sqrt(3.0 / latent);
         pre += a * z;
       }
-      expected[static_cast<size_t>(r * cols + c)] = ref::act(ref::Act::sigmoid, pre);
+      expected[static_cast<size_t>(r * cols + c)] = ref::act(Activation::sigmoid, pre);
     }
   // K products summed in float32 before one expf: a few roundings of O(1) values.
   EXPECT_LE(ref::relative_error(out, expected), tol::kDense);

@@ -44,8 +44,6 @@
 
 namespace cuae::cuda {
 
-using kernels::Act;
-using kernels::act_name;
 using kernels::aligned16;
 using kernels::DenseForwardParams;
 
@@ -58,7 +56,7 @@ constexpr int64_t kUidProduct = 101, kUidBiased = 102;  // virtual
 struct PlanKey {
   int64_t m = 0;
   int n = 0, k = 0;
-  Act act = Act::linear;
+  Activation act = Activation::linear;
   uint32_t slope_bits = 0;  // leaky_relu's slope; 0 for the other activations
   bool bias = false, pre = false;
   int64_t alignment = 4;  // bytes, promised to cuDNN for every tensor
@@ -68,7 +66,7 @@ struct PlanKey {
 PlanKey key_of(const DenseForwardParams& p) {
   PlanKey key;
   key.m = p.m, key.n = p.n, key.k = p.k, key.act = p.act;
-  key.slope_bits = p.act == Act::leaky_relu ? std::bit_cast<uint32_t>(p.slope) : 0;
+  key.slope_bits = p.act == Activation::leaky_relu ? std::bit_cast<uint32_t>(p.slope) : 0;
   key.bias = p.bias != nullptr, key.pre = p.pre != nullptr;
   // Vectorised engines need the promise that every pointer is 16-byte aligned; a plan built on that
   // promise must not run on a misaligned pointer, hence alignment is part of the key.
@@ -84,8 +82,8 @@ std::string layer_text(const PlanKey& key) {
   std::string text = "dense ";
   text.append(std::to_string(key.m)).append("×").append(std::to_string(key.k));
   text.append("·").append(std::to_string(key.k)).append("×").append(std::to_string(key.n));
-  text.append(key.bias ? " + bias + " : " + ").append(act_name(key.act));
-  if (key.act == Act::leaky_relu) {
+  text.append(key.bias ? " + bias + " : " + ").append(activation_name(key.act));
+  if (key.act == Activation::leaky_relu) {
     text.append("(").append(std::to_string(std::bit_cast<float>(key.slope_bits))).append(")");
   }
   if (key.pre) text.append(" storing the pre-activation");
@@ -187,14 +185,14 @@ cudnnBackendDescriptor_t pointwise(DescriptorChain& chain, const std::string& wh
   return op.get();
 }
 
-cudnnPointwiseMode_t activation_mode(Act act) {
+cudnnPointwiseMode_t activation_mode(Activation act) {
   switch (act) {
-    case Act::relu:
-    case Act::leaky_relu: return CUDNN_POINTWISE_RELU_FWD;
-    case Act::sigmoid: return CUDNN_POINTWISE_SIGMOID_FWD;
-    case Act::tanh: return CUDNN_POINTWISE_TANH_FWD;
-    case Act::gelu: return CUDNN_POINTWISE_GELU_FWD;
-    case Act::linear: return CUDNN_POINTWISE_IDENTITY;
+    case Activation::relu:
+    case Activation::leaky_relu: return CUDNN_POINTWISE_RELU_FWD;
+    case Activation::sigmoid: return CUDNN_POINTWISE_SIGMOID_FWD;
+    case Activation::tanh: return CUDNN_POINTWISE_TANH_FWD;
+    case Activation::gelu: return CUDNN_POINTWISE_GELU_FWD;
+    case Activation::linear: return CUDNN_POINTWISE_IDENTITY;
   }
   throw Error("CudnnDenseForward: unknown activation " + std::to_string(static_cast<int>(act)));
 }
@@ -205,7 +203,7 @@ Plan build_plan(const PlanKey& key, cudnnHandle_t handle, bool allow_tf32) {
   DescriptorChain& chain = plan.descriptors;
   const int64_t m = key.m, n = key.n, k = key.k, align = key.alignment;
   const std::array<int64_t, 3> out_dims{1, m, n}, out_strides{m * n, n, 1};
-  const bool activation_node = key.act != Act::linear || key.pre;
+  const bool activation_node = key.act != Activation::linear || key.pre;
 
   const cudnn::Descriptor& x = tensor(chain, "tensor x", kUidX, {1, m, k}, {m * k, k, 1}, align, false);
   const cudnn::Descriptor& w_t = tensor(chain, "tensor w^T", kUidW, {1, k, n}, {n * k, 1, k}, align, false);
@@ -231,8 +229,8 @@ Plan build_plan(const PlanKey& key, cudnnHandle_t handle, bool allow_tf32) {
   }
   if (activation_node) {
     const cudnn::Descriptor& y = tensor(chain, "tensor y", kUidY, out_dims, out_strides, align, false);
-    const double slope = key.act == Act::leaky_relu ? std::bit_cast<float>(key.slope_bits) : 0.0;
-    operations.push_back(pointwise(chain, std::string("the ") + act_name(key.act) + " activation",
+    const double slope = key.act == Activation::leaky_relu ? std::bit_cast<float>(key.slope_bits) : 0.0;
+    operations.push_back(pointwise(chain, "the " + std::string(activation_name(key.act)) + " activation",
                                    activation_mode(key.act), slope, *z, nullptr, y));
   }
 
