@@ -8,6 +8,13 @@
 #define CUAE_HOST_DEVICE
 #endif
 
+// Static shared memory, declared inside a kernel body: CUAE_SHARED(float4, tile, [2][8][33]);
+// Under nvcc a plain __shared__ array. The host SIMT emulation defines the same macro in its
+// cuda_runtime.h (per-block storage there), so kernels never write `__shared__` themselves.
+#if defined(__CUDACC__) && !defined(CUAE_SIMT_EMULATION)
+#define CUAE_SHARED(type, name, dims) __shared__ type name dims
+#endif
+
 // Dynamic shared memory, declared inside a kernel body: CUAE_DYNAMIC_SHARED(float, tile);
 // One byte array under the hood, because two kernels of one file declaring `extern __shared__`
 // arrays of different types with the same name do not compile. The host SIMT emulation defines the

@@ -16,6 +16,8 @@
 // shared memory before reading it, never rely on zero initialisation. Write `__shared__ T x[..];`,
 // not `static __shared__`.
 #define __shared__ static
+// kernels/common/portable.cuh's static shared memory (see README: not yet poisoned per block).
+#define CUAE_SHARED(type, name, dims) static type name dims
 
 struct uint3 {
   unsigned x, y, z;
