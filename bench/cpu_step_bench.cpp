@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/backend.h"
+#include "engine/backend_factory.h"
 #include "bench/bench_shapes.h"
 #include "engine/init.h"
 #include "profile/profile.h"

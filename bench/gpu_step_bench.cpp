@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "engine/backend.h"
+#include "engine/backend_factory.h"
 #include "bench/bench_shapes.h"
 #include "bench/gpu_bench_util.h"
 #include "engine/init.h"

@@ -45,6 +45,8 @@ class Dataset {
   const std::string& name() const { return name_; }
   // The raw row-major elements (float or uint8 per dtype()), e.g. for upload to a device.
   const void* raw() const;
+  // The backing storage, shared by copies and slices: an identity for caches of uploaded sets.
+  const DatasetStorage* storage() const { return storage_.get(); }
 
   // Rows [first, first + count) as float32 into out (count * cols floats).
   void copy_rows(int64_t first, int64_t count, float* out) const;

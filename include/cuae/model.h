@@ -3,79 +3,23 @@
 // CUDA.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <memory>
 #include <span>
-#include <string>
 #include <vector>
 
+#include "cuae/backend_options.h"
 #include "cuae/dataset.h"
 #include "cuae/device.h"
+#include "cuae/fit.h"
 #include "cuae/layout.h"
 #include "cuae/model_config.h"
+#include "cuae/optimizer_state.h"
+#include "cuae/run_config.h"
 #include "cuae/tensor.h"
 
 namespace cuae {
-
-// Options that change how a backend executes, never what it computes (except allow_tf32).
-struct BackendOptions {
-  enum class Forward { fused, cublas, cudnn };
-  Forward forward = Forward::fused;  // CUDA: hand-written fused dense kernel, or library baselines
-  bool cuda_graphs = true;           // CUDA: capture the steady-state step as a graph
-  bool allow_tf32 = false;           // CUDA: let cuBLAS use TF32 tensor cores
-  int64_t device_memory_budget = 0;  // CUDA: bytes the resident data set may use; 0 = what is free
-  int cpu_threads = 0;               // CPU: OpenMP/OpenBLAS threads; 0 = all cores
-};
-
-struct OptimizerState {
-  int64_t step = 0;
-  std::vector<float> m;  // first moment (Adam) or momentum buffer (SGD), flat like the parameters
-  std::vector<float> v;  // second moment (Adam); empty for SGD
-};
-
-struct FitOptions {
-  int epochs = 1;
-  int64_t batch_size = 256;
-  bool shuffle = true;               // a fresh permutation each epoch, from (seed, epoch)
-  const Dataset* validation = nullptr;
-  int64_t progress_every = 0;        // steps between progress events; 0 = none during an epoch
-  int64_t eval_batch_size = 1024;
-  const std::atomic<bool>* stop = nullptr;  // checked between steps; set it to end fit early
-  // fit continues where the model stands (epochs_completed, samples_into_epoch): an epoch that was
-  // interrupted is finished first and counts as one of `epochs`. A NaN or Inf loss ends fit with a
-  // cuae::Error naming the step.
-};
-
-struct EpochStats {
-  int epoch = 0;                     // 1-based
-  double train_loss = 0;             // mean over the epoch's samples
-  double val_loss = 0;               // NaN when there is no validation set
-  double seconds = 0;
-  double samples_per_second = 0;
-};
-
-struct FitEvent {
-  enum class Kind { progress, epoch_end };
-  Kind kind = Kind::progress;
-  int epoch = 0;
-  int64_t step_in_epoch = 0;
-  int64_t steps_per_epoch = 0;
-  double running_loss = 0;           // mean loss of the epoch so far
-  double samples_per_second = 0;
-  EpochStats stats;                  // valid for epoch_end
-};
-
-struct History {
-  std::vector<EpochStats> epochs;
-  bool stopped_early = false;
-};
-
-using FitCallback = std::function<void(const FitEvent&)>;
-
-class Backend;  // src/engine/backend.h
 
 class Model {
  public:
@@ -109,6 +53,7 @@ class Model {
   void set_parameters(std::span<const float> flat);
   OptimizerState optimizer_state() const;
   void set_optimizer_state(const OptimizerState& state);
+  // Optimizer steps taken (the optimizer's own counter; set_optimizer_state sets it).
   int64_t step() const;
   // Where training stands, so an interrupted fit can resume exactly: completed epochs, and the rows
   // of the next epoch already trained (a whole number of batches; 0 between epochs). Both are
@@ -116,9 +61,17 @@ class Model {
   int64_t epochs_completed() const;
   int64_t samples_into_epoch() const;
 
+  // The run this model belongs to, as its checkpoints store it: config(), the device and backend
+  // options, the fit options of the last fit, and whatever the caller recorded with
+  // set_run_config (`cuae train` records its data sources and outputs). set_run_config keeps this
+  // model's own config(), whatever run.model holds.
+  const RunConfig& run_config() const;
+  void set_run_config(const RunConfig& run);
+
   // safetensors checkpoint: encoder.{i}.weight/bias, decoder.{i}.weight/bias, optimizer state, and
-  // the config as JSON metadata. Written atomically (temporary file, fsync, rename).
+  // run_config() as JSON metadata. Written atomically (temporary file, fsync, rename).
   void save(const std::filesystem::path& path) const;
+  // A checkpoint without optimizer state (e.g. written by PyTorch) starts a fresh optimizer at step 0.
   static Model load(const std::filesystem::path& path, Device device = Device::cpu(),
                     BackendOptions options = {});
 

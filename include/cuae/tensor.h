@@ -1,6 +1,7 @@
 // Host matrices: row-major float32, rows x cols, the contiguous dimension is cols.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 

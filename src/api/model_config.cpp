@@ -1,4 +1,4 @@
-// ModelConfig: validation, enum names, and the JSON form used by --config files and checkpoints.
+// ModelConfig: validation, enum names, and its part of the configuration grammar (cuae/run_config.h).
 #include "cuae/model_config.h"
 
 #include <array>
@@ -8,13 +8,13 @@
 #include <string>
 #include <utility>
 
+#include "api/config_json.h"
 #include "cuae/error.h"
+#include "cuae/run_config.h"
 
 namespace cuae {
 
 namespace {
-
-using nlohmann::json;
 
 // The widest layer we accept: keeps in * out and the flat buffer size far from int64 overflow.
 constexpr int64_t kMaxWidth = int64_t{1} << 24;
@@ -48,94 +48,9 @@ std::string number(double v) {
   return std::string(buf, res.ptr);
 }
 
-// Floats go through their shortest decimal form, so 1e-3f is written as 0.001 and reads back exactly.
-double json_float(float v) {
-  char buf[32];
-  const auto res = std::to_chars(buf, buf + sizeof buf, v);
-  double d = 0;
-  std::from_chars(buf, res.ptr, d);
-  return d;
-}
-
 void require(bool ok, const std::string& message) {
   if (!ok) throw Error("config: " + message);
 }
-
-// Reads one JSON object's known keys; any other key is an error naming it and the source.
-class ObjectReader {
- public:
-  ObjectReader(const json& object, std::string path, std::string_view source)
-      : object_(object), path_(std::move(path)), source_(source) {
-    if (!object_.is_object()) fail(path_.empty() ? "the top level" : path_, "must be a JSON object");
-    if (!path_.empty()) path_ += '.';
-  }
-
-  template <typename T>
-  void read(const char* key, T& out) {
-    known_.push_back(key);
-    const auto it = object_.find(key);
-    if (it == object_.end()) return;
-    const std::string field = path_ + key;
-    try {
-      if constexpr (std::is_same_v<T, float>) {
-        if (!it->is_number()) fail(field, "must be a number");
-        out = static_cast<float>(it->template get<double>());
-      } else if constexpr (std::is_same_v<T, bool>) {
-        if (!it->is_boolean()) fail(field, "must be true or false");
-        out = it->template get<bool>();
-      } else if constexpr (std::is_same_v<T, uint64_t>) {
-        if (!it->is_number_unsigned()) fail(field, "must be a non-negative integer");
-        out = it->template get<uint64_t>();
-      } else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
-        if (!it->is_array()) fail(field, "must be an array of integers");
-        out.clear();
-        for (const auto& v : *it) {
-          if (!v.is_number_integer()) fail(field, "must be an array of integers, got " + v.dump());
-          out.push_back(v.template get<int64_t>());
-        }
-      } else {
-        if (!it->is_string()) fail(field, "must be a string");
-        try {
-          out = parse(it->template get<std::string>(), out);
-        } catch (const Error& e) {
-          fail(field, std::string(e.what()).substr(sizeof "config: " - 1));
-        }
-      }
-    } catch (const json::exception& e) {
-      fail(field, e.what());
-    }
-  }
-
-  const json& child(const char* key) {
-    known_.push_back(key);
-    const auto it = object_.find(key);
-    static const json kEmpty = json::object();
-    return it == object_.end() ? kEmpty : *it;
-  }
-
-  void reject_unknown() const {
-    for (const auto& [key, value] : object_.items()) {
-      bool found = false;
-      for (const char* k : known_) found = found || key == k;
-      if (!found) fail(path_ + key, "unknown key");
-    }
-  }
-
-  [[noreturn]] void fail(const std::string& field, const std::string& why) const {
-    throw Error("config " + std::string(source_) + ": " + field + ": " + why);
-  }
-
- private:
-  static Activation parse(const std::string& s, Activation) { return parse_activation(s); }
-  static Loss parse(const std::string& s, Loss) { return parse_loss(s); }
-  static Init parse(const std::string& s, Init) { return parse_init(s); }
-  static OptimizerKind parse(const std::string& s, OptimizerKind) { return parse_optimizer(s); }
-
-  const json& object_;
-  std::string path_;
-  std::string_view source_;
-  std::vector<const char*> known_;
-};
 
 }  // namespace
 
@@ -171,9 +86,11 @@ Loss parse_loss(std::string_view s) { return parse_name(kLossNames, s, "loss"); 
 Init parse_init(std::string_view s) { return parse_name(kInits, s, "init"); }
 OptimizerKind parse_optimizer(std::string_view s) { return parse_name(kOptimizers, s, "optimizer"); }
 
-std::string to_json(const ModelConfig& c) {
+namespace config_json {
+
+json model_to_json(const ModelConfig& c) {
   const OptimizerConfig& o = c.optimizer;
-  const json j = {
+  return {
       {"layers", c.layers},
       {"hidden_activation", to_string(c.hidden_activation)},
       {"output_activation", to_string(c.output_activation)},
@@ -192,19 +109,9 @@ std::string to_json(const ModelConfig& c) {
       {"init", to_string(c.init)},
       {"seed", c.seed},
   };
-  return j.dump();
 }
 
-ModelConfig model_config_from_json(std::string_view text, std::string_view source_name) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers like 1e400 (fuzz finding)
-    throw Error("config " + std::string(source_name) + ": invalid JSON: " + e.what());
-  }
-  // Missing keys keep their defaults, so a --config file may hold only what it changes.
-  ModelConfig c;
-  ObjectReader top(j, "", source_name);
+void read_model(ObjectReader& top, ModelConfig& c) {
   top.read("layers", c.layers);
   top.read("hidden_activation", c.hidden_activation);
   top.read("output_activation", c.output_activation);
@@ -212,7 +119,7 @@ ModelConfig model_config_from_json(std::string_view text, std::string_view sourc
   top.read("loss", c.loss);
   top.read("init", c.init);
   top.read("seed", c.seed);
-  ObjectReader opt(top.child("optimizer"), "optimizer", source_name);
+  ObjectReader opt(top.child("optimizer"), "optimizer", top.source());
   opt.read("kind", c.optimizer.kind);
   opt.read("lr", c.optimizer.lr);
   opt.read("beta1", c.optimizer.beta1);
@@ -223,13 +130,15 @@ ModelConfig model_config_from_json(std::string_view text, std::string_view sourc
   opt.read("epsilon_hat", c.optimizer.epsilon_hat);
   opt.read("global_clipnorm", c.optimizer.global_clipnorm);
   opt.reject_unknown();
-  top.reject_unknown();
-  try {
-    c.validate();
-  } catch (const Error& e) {
-    throw Error("config " + std::string(source_name) + ": " + std::string(e.what()).substr(sizeof "config: " - 1));
-  }
-  return c;
+}
+
+}  // namespace config_json
+
+// The model part of the one grammar (cuae/run_config.h): a whole run configuration reads too.
+std::string to_json(const ModelConfig& c) { return config_json::model_to_json(c).dump(); }
+
+ModelConfig model_config_from_json(std::string_view text, std::string_view source_name) {
+  return run_config_from_json(text, source_name).model;
 }
 
 }  // namespace cuae

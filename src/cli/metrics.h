@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <vector>
 
-#include "cuae/model.h"
+#include "cuae/fit.h"
 
 namespace cuae::cli {
 

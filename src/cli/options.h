@@ -1,6 +1,6 @@
-// Options shared by the subcommands: the train configuration (flags or a JSON file holding the same
-// names), data-loading flags, device selection and the checks every command makes on its inputs and
-// outputs before doing any work.
+// Options shared by the subcommands that apply a saved model (eval, encode, reconstruct), device
+// selection, and the checks every command makes on its inputs and outputs before doing any work.
+// `cuae train`'s flags are the table of train_flags.h.
 #pragma once
 
 #include <cstdint>
@@ -19,38 +19,6 @@ class App;
 }
 
 namespace cuae::cli {
-
-// Everything `cuae train` accepts. Defaults come from ModelConfig / FitOptions, so the CLI trains the
-// same model as the library does by default.
-struct TrainOptions {
-  std::string data, val, out, init, metrics, config;
-  std::string layers = "784,64";  // parsed by model_config(); a string so that a repeated flag replaces it
-  int epochs = 5;
-  int64_t batch = 256;
-  float lr = ModelConfig{}.optimizer.lr;
-  uint64_t seed = 0;
-  std::string device = "auto";
-  std::string loss{to_string(ModelConfig{}.loss)};
-  std::string activation{to_string(ModelConfig{}.hidden_activation)};
-  std::string output_activation{to_string(ModelConfig{}.output_activation)};
-  std::string optimizer{to_string(ModelConfig{}.optimizer.kind)};
-  float weight_decay = ModelConfig{}.optimizer.weight_decay;
-  bool adamw = false;
-  bool epsilon_hat = false;
-  std::string init_scheme{to_string(ModelConfig{}.init)};
-  bool no_shuffle = false;
-  int threads = 0;
-  LoadOptions load;
-  // Reliability (src/cli/checkpointing.h): resuming, periodic checkpoints, gradient clipping.
-  std::string resume, checkpoint;
-  int64_t checkpoint_every = 0;
-  std::string checkpoint_unit = "steps";
-  float clip_grad_norm = 0.0f;
-  // CUDA execution (no effect on the CPU backend).
-  std::string forward = "fused";
-  bool no_cuda_graphs = false;
-  bool allow_tf32 = false;
-};
 
 // What eval, encode and reconstruct share: a saved model applied to a data set.
 struct ApplyOptions {
@@ -72,21 +40,8 @@ struct ModelAndData {
 // Loads both and checks that the data has the model's input width.
 ModelAndData load_model_and_data(const ApplyOptions& options, std::string_view command);
 
-// Registers the train flags on `sub`, bound to `options`.
-void add_train_options(CLI::App& sub, TrainOptions& options);
-
-// Fills every option of `sub` that was not given on the command line from the JSON object in `file`,
-// whose keys are the flag names without "--" ('_' may stand for '-'); so flags override the file.
-// Unknown keys and values of the wrong type are errors naming the file and the key.
-void apply_json_config(CLI::App& sub, const std::filesystem::path& file);
-
 // "784,64" -> {784, 64}; throws naming the flag and the bad item.
 std::vector<int64_t> parse_layers(const std::string& text);
-
-// The ModelConfig the options describe; throws naming the first invalid option.
-ModelConfig model_config(const TrainOptions& options);
-// The same, each flag parsed but the combination not validated (for comparing single fields).
-ModelConfig model_config_unvalidated(const TrainOptions& options);
 
 // --raw-cols, --csv-header, --drop-non-finite.
 void add_load_options(CLI::App& sub, LoadOptions& options);
@@ -96,10 +51,6 @@ void add_load_options(CLI::App& sub, LoadOptions& options);
 Device resolve_device(std::string_view spec, std::string_view command);
 
 BackendOptions backend_options(int threads);
-// backend_options(threads) plus the CUDA execution flags of `cuae train`.
-BackendOptions backend_options(const TrainOptions& options);
-// "fused", "cublas" or "cudnn"; throws naming the flag otherwise.
-BackendOptions::Forward parse_forward(const std::string& name);
 
 // Throws ShapeError when the data's rows do not have the model's input width.
 void check_features(const Dataset& data, int64_t expected, std::string_view what);

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "cli/png.h"
-#include "cuae/model.h"
+#include "cuae/fit.h"
 
 namespace cuae::cli {
 

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <cstdio>
 
-#include "cuae/model.h"
+#include "cuae/fit.h"
 
 namespace cuae::cli {
 

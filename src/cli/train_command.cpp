@@ -1,15 +1,18 @@
-// `cuae train`: loads the data, builds (or initialises from --init, or resumes from --resume) a
-// model, fits it with progress output, writes the metrics CSV after every epoch, checkpoints every
-// --checkpoint-every steps or epochs, and saves the model at the end. SIGINT or SIGTERM ends the
-// run after the current step with a checkpoint and exit status 130 / 143; `--resume` continues it
-// bit-identically (CPU backend).
+// `cuae train`: builds the run configuration (the grammar's defaults, or the checkpoint's with
+// --resume; then --config; then the flags of train_flags.h), prints it with --print-config, or
+// loads the data, builds (or initialises from --init, or resumes) a model, fits it with progress
+// output, writes the metrics CSV after every epoch, checkpoints every --checkpoint-every steps or
+// epochs, and saves the model at the end. SIGINT or SIGTERM ends the run after the current step with
+// a checkpoint and exit status 130 / 143; `--resume` continues it bit-identically.
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <csignal>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <utility>
 
@@ -18,12 +21,22 @@
 #include "cli/metrics.h"
 #include "cli/options.h"
 #include "cli/progress.h"
+#include "cli/train_flags.h"
 #include "cuae/error.h"
 #include "cuae/model.h"
+#include "cuae/run_config.h"
 
 namespace cuae::cli {
 
 namespace {
+
+using nlohmann::json;
+
+struct TrainCommand {
+  std::string config, resume;
+  bool print_config = false;
+  std::unique_ptr<TrainFlags> flags;
+};
 
 std::string join(const std::vector<int64_t>& values) {
   std::string text;
@@ -31,120 +44,135 @@ std::string join(const std::vector<int64_t>& values) {
   return text;
 }
 
-bool given(const CLI::App& sub, const char* flag) {
-  const CLI::Option* option = sub.get_option_no_throw(flag);
-  return option != nullptr && option->count() > 0;
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError(path + ": cannot open config file");
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
-// On --resume the model and its optimizer come from the checkpoint. A flag that would change them,
-// given (on the command line or in --config) with another value than the checkpoint's, is refused
-// naming both values: silently training with other settings than asked would be worse.
-void refuse_changed_model_flags(const CLI::App& sub, const TrainOptions& o, const ModelConfig& saved) {
-  if (given(sub, "--layers") && saved.layers != parse_layers(o.layers)) {
-    throw ShapeError("--resume " + o.resume + ": checkpoint has layers " + join(saved.layers) +
-                     ", --layers asks for " + join(parse_layers(o.layers)));
+// The grammar's keys of the model (arrays such as "layers" count as one value), as JSON pointers.
+void model_leaves(const json& node, const std::string& pointer, std::vector<std::string>& out) {
+  if (!node.is_object()) {
+    if (is_model_key(pointer)) out.push_back(pointer);
+    return;
   }
-  static constexpr std::pair<const char*, const char*> kModelFlags[] = {
-      {"--activation", "/hidden_activation"},
-      {"--output-activation", "/output_activation"},
-      {"--loss", "/loss"},
-      {"--optimizer", "/optimizer/kind"},
-      {"--lr", "/optimizer/lr"},
-      {"--weight-decay", "/optimizer/weight_decay"},
-      {"--adamw", "/optimizer/decoupled_weight_decay"},
-      {"--epsilon-hat", "/optimizer/epsilon_hat"},
-      {"--clip-grad-norm", "/optimizer/global_clipnorm"},
-      {"--init-scheme", "/init"},
-      {"--seed", "/seed"}};
-  const nlohmann::json checkpoint = nlohmann::json::parse(to_json(saved));
-  const nlohmann::json asked = nlohmann::json::parse(to_json(model_config_unvalidated(o)));
-  for (const auto& [flag, key] : kModelFlags) {
-    const nlohmann::json::json_pointer pointer(key);
-    if (given(sub, flag) && checkpoint.at(pointer) != asked.at(pointer)) {
-      throw Error("--resume " + o.resume + ": the checkpoint was trained with " + flag + " " +
-                  checkpoint.at(pointer).dump() + ", but " + flag + " " + asked.at(pointer).dump() +
-                  " was given; drop the flag to continue the run, or start a new one with --init");
+  for (const auto& [key, value] : node.items()) model_leaves(value, pointer + "/" + key, out);
+}
+
+// On --resume the model and its optimizer come from the checkpoint. A value that would change them,
+// given by a flag or by --config, is refused naming both values: silently training with other
+// settings than asked would be worse.
+void refuse_changed_model(const TrainCommand& c, const json& saved, const json& asked) {
+  std::vector<std::string> pointers;
+  model_leaves(saved, "", pointers);
+  const std::vector<TrainFlags::Given> given = c.flags->given();
+  for (const std::string& pointer : pointers) {
+    const json::json_pointer at(pointer);
+    if (asked.at(at) == saved.at(at)) continue;
+    if (pointer == "/layers") {
+      throw ShapeError("--resume " + c.resume + ": checkpoint has layers " + join(saved.at(at).get<std::vector<int64_t>>()) +
+                       ", --layers asks for " + join(asked.at(at).get<std::vector<int64_t>>()));
     }
+    std::string source = "--config " + c.config + " sets " + pointer.substr(1) + " " + asked.at(at).dump();
+    std::string trained = pointer.substr(1) + " " + saved.at(at).dump();
+    for (const TrainFlags::Given& g : given) {
+      if (g.pointer != pointer) continue;
+      source = g.flag + " " + asked.at(at).dump() + " was given";
+      trained = g.flag + " " + saved.at(at).dump();
+    }
+    throw Error("--resume " + c.resume + ": the checkpoint was trained with " + trained + ", but " + source +
+                "; drop it to continue the run, or start a new one with --init");
   }
 }
 
-// The model of an interrupted run. Its configuration comes from the checkpoint; model flags, when
-// given, must agree with it.
-Model resume_model(const CLI::App& sub, const TrainOptions& o, Device device) {
-  if (!o.init.empty()) throw Error("--resume and --init exclude each other: --resume already holds the weights");
-  Model model = Model::load(o.resume, device, backend_options(o));
-  refuse_changed_model_flags(sub, o, model.config());
-  if (model.epochs_completed() >= o.epochs) {
-    throw Error("--resume " + o.resume + ": the checkpoint already completed " +
-                std::to_string(model.epochs_completed()) + " epoch(s); --epochs " + std::to_string(o.epochs) +
-                " counts them too, so raise it to train more");
+// The effective run: defaults (or the checkpoint's run), then --config, then the flags.
+RunConfig effective_run(const TrainCommand& c) {
+  const RunConfig defaults;
+  json run = json::parse(to_json(c.resume.empty() ? defaults : Model::load(c.resume).run_config()));
+  const json saved = run;
+  if (!c.config.empty()) {
+    const std::string text = read_text(c.config);
+    run_config_from_json(text, c.config);  // the file alone must be valid: errors name it and the key
+    run.merge_patch(json::parse(text));
+  }
+  c.flags->apply(run);
+  RunConfig effective = run_config_from_json(run.dump(), "from the command line");
+  if (!c.resume.empty()) refuse_changed_model(c, saved, run);
+  if (effective.validation.empty() && effective.data == "fashion-mnist") effective.validation = "fashion-mnist:test";
+  return effective;
+}
+
+CheckpointPolicy checkpoint_policy(const RunConfig& run) {
+  CheckpointPolicy policy;
+  policy.path = run.checkpoint.empty() ? run.out : run.checkpoint;
+  policy.every = run.checkpoint_every;
+  policy.by_epochs = run.checkpoint_by_epochs;
+  return policy;
+}
+
+Model build_model(const TrainCommand& c, const RunConfig& run, Device device) {
+  if (!c.resume.empty()) {
+    if (!run.init_from.empty()) throw Error("--resume and --init exclude each other: --resume already holds the weights");
+    Model model = Model::load(c.resume, device, run.backend);
+    if (model.epochs_completed() >= run.fit.epochs) {
+      throw Error("--resume " + c.resume + ": the checkpoint already completed " +
+                  std::to_string(model.epochs_completed()) + " epoch(s); --epochs " + std::to_string(run.fit.epochs) +
+                  " counts them too, so raise it to train more");
+    }
+    return model;
+  }
+  Model model(run.model, device, run.backend);
+  if (!run.init_from.empty()) {
+    const Model start = Model::load(run.init_from);
+    if (start.config().layers != run.model.layers) {
+      throw ShapeError(run.init_from + ": checkpoint has layers " + join(start.config().layers) + ", --layers is " +
+                       join(run.model.layers));
+    }
+    model.set_parameters(start.parameters());
   }
   return model;
 }
 
-CheckpointPolicy checkpoint_policy(const TrainOptions& o) {
-  if (o.checkpoint_every < 0) throw Error("--checkpoint-every must be >= 0, got " + std::to_string(o.checkpoint_every));
-  if (o.checkpoint_unit != "steps" && o.checkpoint_unit != "epochs") {
-    throw Error("--checkpoint-unit must be steps or epochs, got '" + o.checkpoint_unit + "'");
+void run_train(const TrainCommand& c) {
+  const RunConfig run = effective_run(c);
+  if (c.print_config) {
+    std::printf("%s\n", to_json(run, 2).c_str());
+    return;
   }
-  CheckpointPolicy policy;
-  policy.path = o.checkpoint.empty() ? o.out : o.checkpoint;
-  policy.every = o.checkpoint_every;
-  policy.by_epochs = o.checkpoint_unit == "epochs";
-  return policy;
-}
+  if (run.data.empty()) throw Error("--data is required (on the command line or in the --config file)");
+  check_output_path(run.out, "--out");
+  if (!run.checkpoint.empty()) check_output_path(run.checkpoint, "--checkpoint", {".safetensors"});
+  if (!run.metrics.empty()) check_output_path(run.metrics, "--metrics");
+  if (run.fit.epochs < 1) throw Error("--epochs must be >= 1, got " + std::to_string(run.fit.epochs));
 
-void run_train(CLI::App& sub, TrainOptions& o) {
-  if (!o.config.empty()) apply_json_config(sub, o.config);
-  if (o.data.empty()) throw Error("--data is required (on the command line or in the --config file)");
-  check_output_path(o.out, "--out");
-  if (!o.checkpoint.empty()) check_output_path(o.checkpoint, "--checkpoint", {".safetensors"});
-  if (!o.metrics.empty()) check_output_path(o.metrics, "--metrics");
-  if (o.epochs < 1) throw Error("--epochs must be >= 1, got " + std::to_string(o.epochs));
-  if (o.batch < 1) throw Error("--batch must be >= 1, got " + std::to_string(o.batch));
-  const CheckpointPolicy policy = checkpoint_policy(o);
+  const Device device = resolve_device(run.device, "train");
+  Model model = build_model(c, run, device);
+  model.set_run_config(run);
+  const ModelConfig& config = model.config();
 
-  const Device device = resolve_device(o.device, "train");
-  std::optional<Model> resumed;
-  if (!o.resume.empty()) resumed.emplace(resume_model(sub, o, device));
-  const ModelConfig config = resumed ? resumed->config() : model_config(o);
-
-  LoadOptions load = o.load;
-  load.seed = o.seed;
-  const Dataset train = load_dataset(o.data, load);
+  LoadOptions load = run.load;
+  load.seed = config.seed;
+  const Dataset train = load_dataset(run.data, load);
   check_features(train, config.layers.front(), "--layers " + join(config.layers));
-  std::string val_source = o.val;
-  if (val_source.empty() && o.data == "fashion-mnist") val_source = "fashion-mnist:test";
   Dataset val;
-  if (!val_source.empty()) {
-    load.seed = o.seed + 1;  // a synthetic validation set must not repeat the training rows
-    val = load_dataset(val_source, load);
+  if (!run.validation.empty()) {
+    load.seed = config.seed + 1;  // a synthetic validation set must not repeat the training rows
+    val = load_dataset(run.validation, load);
     check_features(val, config.layers.front(), "--layers " + join(config.layers));
-  }
-
-  Model model = resumed ? std::move(*resumed) : Model(config, device, backend_options(o));
-  if (!o.init.empty()) {
-    const Model start = Model::load(o.init);
-    if (start.config().layers != config.layers) {
-      throw ShapeError(o.init + ": checkpoint has layers " + join(start.config().layers) + ", --layers is " +
-                       join(config.layers));
-    }
-    model.set_parameters(start.parameters());
   }
   std::fprintf(stderr, "training %s on %s (%lld rows x %lld) on %s%s%s\n", join(config.layers).c_str(),
                train.name().c_str(), static_cast<long long>(train.rows()), static_cast<long long>(train.cols()),
-               device.str().c_str(), val_source.empty() ? "" : (", validating on " + val.name()).c_str(),
-               resumed ? (", resuming at " + training_position(model)).c_str() : "");
+               device.str().c_str(), run.validation.empty() ? "" : (", validating on " + val.name()).c_str(),
+               c.resume.empty() ? "" : (", resuming at " + training_position(model)).c_str());
 
-  const int epochs_left = o.epochs - static_cast<int>(model.epochs_completed());
-  ProgressPrinter progress(stderr, stderr_is_terminal(), epochs_left, train.rows(), o.batch);
-  Checkpointer checkpointer(model, policy);
+  ProgressPrinter progress(stderr, stderr_is_terminal(), run.fit.epochs, train.rows(), run.fit.batch_size);
+  Checkpointer checkpointer(model, checkpoint_policy(run));
   const int64_t print_every = progress.progress_every();
-  FitOptions fit;
-  fit.epochs = epochs_left;
-  fit.batch_size = o.batch;
-  fit.shuffle = !o.no_shuffle;
-  fit.validation = val_source.empty() ? nullptr : &val;
+  FitOptions fit = run.fit;
+  fit.epochs = run.fit.epochs - static_cast<int>(model.epochs_completed());
+  fit.validation = run.validation.empty() ? nullptr : &val;
   fit.progress_every = checkpointer.progress_every() > 0 ? checkpointer.progress_every() : print_every;
   std::vector<EpochStats> done;
   const auto on_event = [&](const FitEvent& event) {
@@ -154,7 +182,7 @@ void run_train(CLI::App& sub, TrainOptions& o) {
     checkpointer.on_event(event);
     if (event.kind != FitEvent::Kind::epoch_end) return;
     done.push_back(event.stats);
-    if (!o.metrics.empty()) write_metrics_csv(o.metrics, done);
+    if (!run.metrics.empty()) write_metrics_csv(run.metrics, done);
   };
 
   History history;
@@ -181,9 +209,9 @@ void run_train(CLI::App& sub, TrainOptions& o) {
                  checkpointer.path().c_str(), checkpointer.path().c_str());
     throw ExitStatus{128 + signal};
   }
-  model.save(o.out);
+  model.save(run.out);
   if (history.stopped_early) std::fprintf(stderr, "interrupted after %zu epoch(s)\n", history.epochs.size());
-  std::printf("saved %s", o.out.c_str());
+  std::printf("saved %s", run.out.c_str());
   if (!history.epochs.empty()) {
     const EpochStats& last = history.epochs.back();
     std::printf(" (epoch %lld: train_loss %.6f", static_cast<long long>(model.epochs_completed()), last.train_loss);
@@ -197,9 +225,16 @@ void run_train(CLI::App& sub, TrainOptions& o) {
 
 void add_train_command(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("train", "Train an autoencoder and save it as .safetensors");
-  auto options = std::make_shared<TrainOptions>();
-  add_train_options(*sub, *options);
-  sub->callback([sub, options] { run_train(*sub, *options); });
+  auto command = std::make_shared<TrainCommand>();
+  command->flags = std::make_unique<TrainFlags>(*sub);
+  sub->add_option("--config", command->config,
+                  "A run configuration (JSON, as --print-config prints and checkpoints store); flags override it");
+  sub->add_flag("--print-config", command->print_config,
+                "Print the effective configuration (after --config and flags) as JSON and exit; --config takes it back");
+  sub->add_option("--resume", command->resume,
+                  "Continue an interrupted run from its checkpoint: configuration, weights, optimizer state and data "
+                  "order come from it; --epochs counts the epochs it already did");
+  sub->callback([command] { run_train(*command); });
 }
 
 }  // namespace cuae::cli

@@ -1,5 +1,6 @@
-// The CPU backend: CpuNetwork<float> for the maths, optimizer_step for the update, and the epoch
-// loop that gathers shuffled rows into one reused batch buffer.
+// The CPU backend: CpuNetwork<float> for the maths, optimizer_step for the update, and the batch
+// gather that fills one reused buffer with the plan's (shuffled) rows. Losses land in a host vector,
+// so the Trainer reads and checks each one as soon as its step is done.
 #include <omp.h>
 
 #include <algorithm>
@@ -8,11 +9,11 @@
 #include <memory>
 #include <string>
 
-#include "engine/backend.h"
 #include "cpu/cpu_network.h"
 #include "cpu/gemm.h"
 #include "cpu/optimizer.h"
 #include "cuae/error.h"
+#include "engine/backend_factory.h"
 #include "kernels/common/random.cuh"
 
 namespace cuae {
@@ -20,8 +21,6 @@ namespace cuae {
 namespace {
 
 int resolve_threads(int requested) { return requested > 0 ? requested : std::max(omp_get_num_procs(), 1); }
-
-std::string shape(int64_t rows, int64_t cols) { return std::to_string(rows) + "x" + std::to_string(cols); }
 
 class CpuBackend final : public Backend {
  public:
@@ -35,101 +34,84 @@ class CpuBackend final : public Backend {
   }
 
   Device device() const override { return Device::cpu(); }
-  bool resumes_mid_epoch() const override { return true; }
 
   void write_parameters(std::span<const float> flat) override {
-    check_flat("write_parameters", flat.size());
     std::copy(flat.begin(), flat.end(), net_.parameters().begin());
   }
   void read_parameters(std::span<float> flat) const override {
-    check_flat("read_parameters", flat.size());
     std::copy(net_.parameters().begin(), net_.parameters().end(), flat.begin());
   }
-
   void write_optimizer_state(const OptimizerState& state) override {
-    check_flat("write_optimizer_state (m)", state.m.size());
-    if (state.v.size() != v_.size())
-      throw ShapeError("write_optimizer_state: v has " + std::to_string(state.v.size()) + " floats, " +
-                       std::string(to_string(optimizer_.kind)) + " needs " + std::to_string(v_.size()));
-    if (state.step < 0) throw Error("write_optimizer_state: negative step " + std::to_string(state.step));
     m_ = state.m;
     v_ = state.v;
     step_ = state.step;
   }
   OptimizerState read_optimizer_state() const override { return {step_, m_, v_}; }
+  int64_t step() const override { return step_; }
+
+  void set_training_data(const Dataset& data, int64_t batch_size) override {
+    data_ = data;
+    const int64_t rows = std::min(batch_size, std::max<int64_t>(data.rows(), 1));
+    batch_.resize(static_cast<size_t>(rows * data.cols()));
+    indices_.resize(static_cast<size_t>(rows));
+  }
+
+  void begin_epoch(const EpochPlan& plan) override {
+    plan_ = plan;
+    losses_.assign(static_cast<size_t>(plan.batches()), 0.0f);
+  }
+
+  void train_batches(int64_t first, int64_t count) override {
+    use_threads();
+    for (int64_t b = first; b < first + count; ++b) {
+      const int64_t rows = plan_.rows_of(b), row0 = b * plan_.batch_size;
+      if (plan_.shuffle) {
+        for (int64_t r = 0; r < rows; ++r)
+          indices_[static_cast<size_t>(r)] = static_cast<int64_t>(rng::permute_index(
+              static_cast<uint64_t>(row0 + r), static_cast<uint64_t>(plan_.rows), plan_.shuffle_key));
+        data_.gather_rows(std::span<const int64_t>(indices_.data(), static_cast<size_t>(rows)), batch_.data());
+      } else {
+        data_.copy_rows(row0, rows, batch_.data());
+      }
+      losses_[static_cast<size_t>(b)] = step(batch_.data(), rows);
+    }
+  }
+
+  void read_batch_losses(int64_t first, std::span<float> out) override {
+    std::copy_n(losses_.begin() + first, out.size(), out.begin());
+  }
+  bool losses_on_host() const override { return true; }
 
   float train_step(MatrixView batch) override {
-    check_batch("train_step", batch);
     use_threads();
     return step(batch.data, batch.rows);
   }
 
-  double loss_sum(MatrixView batch) override {
-    check_batch("loss_sum", batch);
+  double loss_sum(const Dataset& data, int64_t batch_rows) override {
     use_threads();
-    return net_.loss_sum(batch.data, batch.rows);
+    std::vector<float> rows(static_cast<size_t>(std::min(batch_rows, data.rows()) * data.cols()));
+    double sum = 0;
+    for (int64_t first = 0; first < data.rows(); first += batch_rows) {
+      const int64_t count = std::min(batch_rows, data.rows() - first);
+      const float* x = rows.data();
+      if (data.dtype() == DType::f32) {
+        x = static_cast<const float*>(data.raw()) + first * data.cols();
+      } else {
+        data.copy_rows(first, count, rows.data());
+      }
+      sum += net_.loss_sum(x, count);
+    }
+    return sum;
   }
 
   void forward(MatrixView in, int first_layer, int last_layer, float* out) override {
-    const auto& layers = net_.layout().layers;
-    if (first_layer < 0 || first_layer >= last_layer || last_layer > static_cast<int>(layers.size()))
-      throw Error("forward: layer range [" + std::to_string(first_layer) + ", " + std::to_string(last_layer) +
-                  ") is not within the model's " + std::to_string(layers.size()) + " layers");
-    const int64_t expected = layers[static_cast<size_t>(first_layer)].in;
-    if (in.cols != expected || in.rows < 0 || (in.rows > 0 && (in.data == nullptr || out == nullptr)))
-      throw ShapeError("forward: input is " + shape(in.rows, in.cols) + ", layer " + std::to_string(first_layer) +
-                       " expects " + std::to_string(expected) + " features");
     if (in.rows == 0) return;
     use_threads();
     net_.forward(in.data, in.rows, first_layer, last_layer, out);
   }
 
-  EpochResult train_epoch(const Dataset& data, const EpochPlan& plan, const ProgressFn& progress) override {
-    const int64_t n = data.rows(), d = net_.input_dim();
-    if (data.cols() != d)
-      throw ShapeError("train_epoch: data set " + data.name() + " has " + std::to_string(data.cols()) +
-                       " features, model expects " + std::to_string(d));
-    if (plan.batch_size < 1) throw Error("train_epoch: batch size " + std::to_string(plan.batch_size) + " < 1");
-    use_threads();
-    const int64_t batch = std::min(plan.batch_size, std::max<int64_t>(n, 1));
-    batch_.resize(static_cast<size_t>(batch * d));
-    indices_.resize(static_cast<size_t>(batch));
-    const int64_t batches = (n + plan.batch_size - 1) / plan.batch_size;
-    if (plan.first_batch < 0 || (plan.first_batch > 0 && plan.first_batch >= batches))
-      throw Error("train_epoch: first batch " + std::to_string(plan.first_batch) + " is outside the epoch of " +
-                  std::to_string(n) + " rows in batches of " + std::to_string(plan.batch_size));
-    EpochResult result;
-    for (int64_t first = plan.first_batch * plan.batch_size; first < n; first += plan.batch_size) {
-      if (plan.stop && plan.stop->load(std::memory_order_relaxed)) {
-        result.stopped = true;
-        break;
-      }
-      const int64_t rows = std::min(plan.batch_size, n - first);
-      if (plan.shuffle) {
-        for (int64_t r = 0; r < rows; ++r)
-          indices_[static_cast<size_t>(r)] = static_cast<int64_t>(rng::permute_index(
-              static_cast<uint64_t>(first + r), static_cast<uint64_t>(n), plan.shuffle_key));
-        data.gather_rows(std::span<const int64_t>(indices_.data(), static_cast<size_t>(rows)), batch_.data());
-      } else {
-        data.copy_rows(first, rows, batch_.data());
-      }
-      const float loss = step(batch_.data(), rows);
-      result.loss_sum += static_cast<double>(loss) * static_cast<double>(rows);
-      result.samples += rows;
-      ++result.steps;
-      if (!std::isfinite(loss)) {  // every later step would only spread the NaN
-        result.non_finite_step = result.steps;
-        break;
-      }
-      if (progress && plan.progress_every > 0 && result.steps % plan.progress_every == 0)
-        progress(result.steps, result.loss_sum / static_cast<double>(result.samples));
-    }
-    return result;
-  }
-
   // The same step as train_step, with a steady-clock reading between the phases.
   StepProfile profile_steps(MatrixView batch, int warmup, int steps) override {
-    check_batch("profile_steps", batch);
     use_threads();
     for (int i = 0; i < warmup; ++i) step(batch.data, batch.rows);
     StepProfile profile;
@@ -194,25 +176,14 @@ class CpuBackend final : public Backend {
     openblas_set_num_threads(threads_);
   }
 
-  void check_flat(const char* op, size_t size) const {
-    if (size != net_.parameters().size())
-      throw ShapeError(std::string(op) + ": got " + std::to_string(size) + " floats, the layout has " +
-                       std::to_string(net_.parameters().size()));
-  }
-
-  void check_batch(const char* op, MatrixView batch) const {
-    if (batch.cols != net_.input_dim())
-      throw ShapeError(std::string(op) + ": batch has " + std::to_string(batch.cols) + " features, model expects " +
-                       std::to_string(net_.input_dim()));
-    if (batch.rows < 1 || batch.data == nullptr)
-      throw ShapeError(std::string(op) + ": batch is " + shape(batch.rows, batch.cols) + ", needs at least one row");
-  }
-
   OptimizerConfig optimizer_;
   int threads_;
   cpu::CpuNetwork<float> net_;
   std::vector<float> m_, v_;
   int64_t step_ = 0;
+  Dataset data_;
+  EpochPlan plan_;
+  std::vector<float> losses_;
   std::vector<float> batch_;
   std::vector<int64_t> indices_;
 };

@@ -41,10 +41,6 @@ constexpr int64_t kParallelMinLoss = int64_t{1} << 15;
 
 // The thread count for a pass over `elements` elements: all of them, or 1 below `threshold`.
 int pass_threads(int threads, int64_t elements, int64_t threshold) { return elements >= threshold ? threads : 1; }
-
-// forward() and loss_sum() take any number of rows; they run in chunks of at most this many (or the
-// training batch, if larger) so that their workspaces stay small.
-constexpr int64_t kChunkRows = 1024;
 }  // namespace
 
 template <typename T>
@@ -195,16 +191,9 @@ void CpuNetwork<T>::train_backward(const T* x, int64_t rows) {
 
 template <typename T>
 double CpuNetwork<T>::loss_sum(const T* x, int64_t rows) {
-  const int64_t chunk = std::max(capacity_rows_, std::min(rows, kChunkRows));
-  reserve_rows(chunk);
-  const int64_t d = input_dim();
-  double sum = 0;
-  for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
-    const int64_t n = std::min(chunk, rows - r0);
-    run_layers(x + r0 * d, n, 0, layer_count(), act_.back().data(), /*logits_only=*/true, /*keep_pre=*/false);
-    sum += output_loss(x + r0 * d, n, nullptr);
-  }
-  return sum;
+  reserve_rows(rows);
+  run_layers(x, rows, 0, layer_count(), act_.back().data(), /*logits_only=*/true, /*keep_pre=*/false);
+  return output_loss(x, rows, nullptr);
 }
 
 template <typename T>
@@ -212,14 +201,8 @@ void CpuNetwork<T>::forward(const T* in, int64_t rows, int first, int last, T* o
   if (first < 0 || last > layer_count() || first >= last)
     throw Error("forward: layer range [" + std::to_string(first) + ", " + std::to_string(last) +
                 ") is not within the model's " + std::to_string(layer_count()) + " layers");
-  const int64_t chunk = std::max(capacity_rows_, std::min(rows, kChunkRows));
-  reserve_rows(chunk);
-  const int64_t in_dim = layout_.layers[static_cast<size_t>(first)].in;
-  const int64_t out_dim = layout_.layers[static_cast<size_t>(last) - 1].out;
-  for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
-    const int64_t n = std::min(chunk, rows - r0);
-    run_layers(in + r0 * in_dim, n, first, last, out + r0 * out_dim, /*logits_only=*/false, /*keep_pre=*/false);
-  }
+  reserve_rows(rows);
+  run_layers(in, rows, first, last, out, /*logits_only=*/false, /*keep_pre=*/false);
 }
 
 template class CpuNetwork<float>;

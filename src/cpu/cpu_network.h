@@ -42,7 +42,8 @@ class CpuNetwork {
   void train_forward(const T* x, int64_t rows);
   double train_loss(const T* x, int64_t rows);
   void train_backward(const T* x, int64_t rows);
-  // The summed per-element loss of rows, without touching the gradient.
+  // The summed per-element loss of rows, without touching the gradient. The workspaces grow to the
+  // largest call, so callers bound `rows` (the Model passes at most kMaxRowsPerCall).
   double loss_sum(const T* x, int64_t rows);
   // Layers [first, last) on rows of layers[first].in features; out receives rows x layers[last-1].out
   // after that layer's activation (the output layer's too, e.g. sigmoid).

@@ -4,6 +4,9 @@
 
 #include <memory>
 
+#include "cuae/backend_options.h"
+#include "cuae/layout.h"
+#include "cuae/model_config.h"
 #include "engine/backend.h"
 
 namespace cuae {

@@ -1,6 +1,6 @@
-// The CUDA backend's epochs and data-set evaluation (see cuda_backend_impl.h): choosing a resident
-// or streamed batch source, training an epoch with one loss read-back (or one per progress report),
-// and evaluating a data set kept on the device.
+// The CUDA backend's data (see cuda_backend_impl.h): a training set kept resident or streamed, the
+// steps of an epoch queued without host synchronisation, loss read-backs, and evaluation of a data set
+// kept on the device.
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -12,8 +12,9 @@
 
 namespace cuae::cuda {
 
-BatchSource& CudaBackend::source_for(const Dataset& data, const EpochPlan& plan) {
-  if (source_ && source_->serves(data, plan.batch_size)) return *source_;
+void CudaBackend::set_training_data(const Dataset& data, int64_t batch_size) {
+  activate();
+  if (source_ && source_->serves(data, batch_size)) return;
   stream_.synchronize();  // the old source may still be read by queued gathers
   source_.reset();        // and its memory counts as free for the new one
   const auto [free_bytes, total_bytes] = memory_info();
@@ -21,31 +22,46 @@ BatchSource& CudaBackend::source_for(const Dataset& data, const EpochPlan& plan)
   const size_t budget = data_budget(free_bytes);
   if (data.size_bytes() <= budget) {
     source_ = std::make_unique<ResidentData>(data, stream_.get());
-    return *source_;
+    return;
   }
-  const size_t batch_bytes = static_cast<size_t>(plan.batch_size * data.cols()) * data.element_size();
+  const size_t batch_bytes = static_cast<size_t>(batch_size * data.cols()) * data.element_size();
   if (2 * batch_bytes > usable) {
-    throw OutOfMemoryError("train_epoch on " + where() + ": data set " + data.name() + " (" +
-                           bytes_str(data.size_bytes()) + ") cannot stay resident, and streaming it needs two " +
-                           "batch buffers of " + bytes_str(batch_bytes) + "; only " + bytes_str(free_bytes) +
-                           " free of " + bytes_str(total_bytes));
+    throw OutOfMemoryError("fit on " + where() + ": data set " + data.name() + " (" + bytes_str(data.size_bytes()) +
+                           ") cannot stay resident, and streaming it needs two batch buffers of " +
+                           bytes_str(batch_bytes) + "; only " + bytes_str(free_bytes) + " free of " +
+                           bytes_str(total_bytes));
   }
-  source_ = std::make_unique<StreamedData>(data, plan.batch_size, std::max(budget / 2, batch_bytes));
-  return *source_;
+  source_ = std::make_unique<StreamedData>(data, batch_size, std::max(budget / 2, batch_bytes));
 }
 
-double CudaBackend::read_losses(int64_t from, int64_t to, int64_t batch_size, int64_t total_rows) {
-  if (to <= from) return 0;
-  CUDA_CHECK(cudaMemcpyAsync(host_losses_.data() + from, net_.losses() + from,
-                             static_cast<size_t>(to - from) * sizeof(float), cudaMemcpyDeviceToHost,
-                             stream_.get()));
-  stream_.synchronize();
-  double sum = 0;
-  for (int64_t b = from; b < to; ++b) {
-    const int64_t rows = std::min(batch_size, total_rows - b * batch_size);
-    sum += static_cast<double>(host_losses_.data()[b]) * static_cast<double>(rows);
+void CudaBackend::begin_epoch(const EpochPlan& plan) {
+  activate();
+  plan_ = plan;
+  prepare(std::min(plan.batch_size, plan.rows), plan.batches(), "fit");
+  source_->begin_epoch(plan);
+}
+
+// The gather and loss kernels index by the device batch counter, which each step's optimizer_begin
+// advances; so a run of batches needs the counter set once, and a resumed epoch starts it at the
+// first batch not yet trained.
+void CudaBackend::train_batches(int64_t first, int64_t count) {
+  activate();
+  set_device_batch(first);
+  for (int64_t b = first; b < first + count; ++b) {
+    const int64_t rows = plan_.rows_of(b);
+    source_->gather(b, rows, net_.input(), net_.batch_counter(), stream_.get());
+    // Full batches replay the captured step; the last partial batch runs eagerly.
+    run_step(rows, options_.cuda_graphs && rows == plan_.batch_size);
   }
-  return sum;
+}
+
+void CudaBackend::read_batch_losses(int64_t first, std::span<float> out) {
+  activate();
+  if (out.empty()) return;
+  CUDA_CHECK(cudaMemcpyAsync(host_losses_.data() + first, net_.losses() + first, out.size() * sizeof(float),
+                             cudaMemcpyDeviceToHost, stream_.get()));
+  stream_.synchronize();
+  std::copy_n(host_losses_.data() + first, out.size(), out.begin());
 }
 
 ResidentData* CudaBackend::resident_eval_data(const Dataset& data) {
@@ -57,19 +73,33 @@ ResidentData* CudaBackend::resident_eval_data(const Dataset& data) {
   return eval_data_.get();
 }
 
+// A data set too large to keep: its rows go up chunk by chunk, one synchronisation each.
+double CudaBackend::host_rows_loss_sum(const Dataset& data, int64_t batch_rows) {
+  std::vector<float> rows(static_cast<size_t>(std::min(batch_rows, data.rows()) * data.cols()));
+  double sum = 0;
+  for (int64_t first = 0; first < data.rows(); first += batch_rows) {
+    const int64_t count = std::min(batch_rows, data.rows() - first);
+    data.copy_rows(first, count, rows.data());
+    upload_rows(rows.data(), count, data.cols());
+    net_.enqueue_loss_sum(count, eval_loss_.data());
+    float part = 0;
+    CUDA_CHECK(cudaMemcpyAsync(&part, eval_loss_.data(), sizeof(float), cudaMemcpyDeviceToHost, stream_.get()));
+    stream_.synchronize();
+    sum += part;
+  }
+  return sum;
+}
+
 // Evaluation with the data set on the device: per batch, the gather kernel fills the input rows and
-// the loss kernel writes the batch's loss sum to its own slot; one read-back at the end. Batches are
-// at most kInferenceRows rows, as in loss_sum, to bound the activation memory.
-double CudaBackend::dataset_loss_sum(const Dataset& data, int64_t batch_size) {
+// the loss kernel writes the batch's loss sum to its own slot; one read-back at the end.
+double CudaBackend::loss_sum(const Dataset& data, int64_t batch_rows) {
   activate();
-  check_width(data.cols(), layout_.input_dim(), "evaluate (" + data.name() + ")");
-  if (batch_size <= 0) throw Error("evaluate: batch size must be > 0, got " + std::to_string(batch_size));
   if (data.rows() == 0) return 0;
-  ResidentData* resident = resident_eval_data(data);
-  if (resident == nullptr) return Backend::dataset_loss_sum(data, batch_size);  // host rows, chunk by chunk
-  const int64_t rows_per_batch = std::min({batch_size, kInferenceRows, data.rows()});
-  const int64_t batches = (data.rows() + rows_per_batch - 1) / rows_per_batch;
+  const int64_t rows_per_batch = std::min(batch_rows, data.rows());
   prepare(rows_per_batch, 0, "evaluate");
+  ResidentData* resident = resident_eval_data(data);
+  if (resident == nullptr) return host_rows_loss_sum(data, rows_per_batch);
+  const int64_t batches = (data.rows() + rows_per_batch - 1) / rows_per_batch;
   if (static_cast<int64_t>(eval_batch_indices_.size()) < batches) {
     std::vector<int64_t> indices(static_cast<size_t>(batches));
     for (int64_t b = 0; b < batches; ++b) indices[static_cast<size_t>(b)] = b;
@@ -78,10 +108,7 @@ double CudaBackend::dataset_loss_sum(const Dataset& data, int64_t batch_size) {
     eval_losses_ = DeviceBuffer<float>(indices.size(), "evaluation losses");
     stream_.synchronize();  // `indices` is about to go
   }
-  EpochPlan plan;
-  plan.batch_size = rows_per_batch;
-  plan.shuffle = false;
-  resident->begin_epoch(plan);
+  resident->begin_epoch({data.rows(), rows_per_batch, /*shuffle=*/false, 0});
   for (int64_t b = 0; b < batches; ++b) {
     const int64_t rows = std::min(rows_per_batch, data.rows() - b * rows_per_batch);
     resident->gather(b, rows, net_.input(), eval_batch_indices_.data() + b, stream_.get());
@@ -94,48 +121,6 @@ double CudaBackend::dataset_loss_sum(const Dataset& data, int64_t batch_size) {
   double sum = 0;
   for (const float loss : losses) sum += loss;
   return sum;
-}
-
-EpochResult CudaBackend::train_epoch(const Dataset& data, const EpochPlan& plan, const ProgressFn& progress) {
-  activate();
-  check_width(data.cols(), layout_.input_dim(), "train_epoch (" + data.name() + ")");
-  if (plan.batch_size <= 0) throw Error("train_epoch: batch size must be > 0, got " + std::to_string(plan.batch_size));
-  EpochResult result;
-  const int64_t rows = data.rows();
-  const int64_t steps = (rows + plan.batch_size - 1) / plan.batch_size;
-  if (steps == 0) return result;
-  if (plan.first_batch < 0 || (plan.first_batch > 0 && plan.first_batch >= steps)) {
-    throw Error("train_epoch: first batch " + std::to_string(plan.first_batch) + " is outside the epoch of " +
-                std::to_string(steps) + " batches of " + data.name());
-  }
-  prepare(std::min(plan.batch_size, rows), steps, "train_epoch");
-  BatchSource& source = source_for(data, plan);
-  source.begin_epoch(plan);
-  // The gather and loss kernels index by the device batch counter; a resumed epoch starts it at the
-  // first batch not yet trained. An async copy from pageable memory is staged before the call
-  // returns, so the source may live on the stack, and stream order keeps it after earlier steps.
-  CUDA_CHECK(cudaMemcpyAsync(net_.batch_counter(), &plan.first_batch, sizeof(int64_t), cudaMemcpyHostToDevice,
-                             stream_.get()));
-  int64_t read = plan.first_batch;  // losses[b] is written by batch b; [first_batch, read) are summed
-  for (int64_t b = plan.first_batch; b < steps; ++b) {
-    if (plan.stop != nullptr && plan.stop->load(std::memory_order_relaxed)) {  // between steps, as the CPU backend
-      result.stopped = true;
-      break;
-    }
-    const int64_t batch_rows = std::min(plan.batch_size, rows - b * plan.batch_size);
-    source.gather(b, batch_rows, net_.input(), net_.batch_counter(), stream_.get());
-    // Full batches replay the captured step; the last partial batch runs eagerly.
-    run_step(batch_rows, options_.cuda_graphs && batch_rows == plan.batch_size);
-    ++result.steps;
-    result.samples += batch_rows;
-    if (progress && plan.progress_every > 0 && result.steps % plan.progress_every == 0) {
-      result.loss_sum += read_losses(read, b + 1, plan.batch_size, rows);
-      read = b + 1;
-      progress(result.steps, result.loss_sum / static_cast<double>(result.samples));
-    }
-  }
-  result.loss_sum += read_losses(read, plan.first_batch + result.steps, plan.batch_size, rows);
-  return result;
 }
 
 }  // namespace cuae::cuda

@@ -1,9 +1,8 @@
-// The CUDA backend's class, shared by its two sources: cuda_backend.cu (construction, parameters,
-// single steps, inference, profiling) and cuda_backend_data.cu (epochs over resident or streamed
-// data, evaluation of data sets). A CudaNetwork on one stream, fed by a resident or streamed data
-// set, with the steady-state step replayed from a CUDA graph. The host synchronises only to read
-// results back: once per epoch (or every progress_every steps) for the losses, and in the explicit
-// read/write calls. Internal: only src/cuda includes it.
+// The CUDA backend's class, shared by its two sources: cuda_backend.cu (construction, state transfers,
+// steps, inference, profiling) and cuda_backend_data.cu (training and evaluation data on the device).
+// A CudaNetwork on one stream, fed by a resident or streamed data set, with the steady-state step
+// replayed from a CUDA graph. The host synchronises only to read results back: when the Trainer
+// reads losses, and in the explicit read/write calls. Internal: only src/cuda includes it.
 #pragma once
 
 #include <algorithm>
@@ -19,9 +18,6 @@
 #include "cuda/stream.h"
 
 namespace cuae::cuda {
-
-// Rows per chunk for forward/loss on host matrices: bounds the activation memory of inference.
-inline constexpr int64_t kInferenceRows = 4096;
 
 inline std::string bytes_str(size_t bytes) { return std::to_string(bytes) + " bytes"; }
 
@@ -40,27 +36,21 @@ class CudaBackend final : public Backend {
 
   Device device() const override { return Device::cuda(index_); }
 
-  void write_parameters(std::span<const float> flat) override {
-    activate();
-    check_flat(flat.size(), "write_parameters");
-    net_.parameter_buffer().upload(flat, stream_.get());
-    stream_.synchronize();
-  }
-  void read_parameters(std::span<float> flat) const override {
-    activate();
-    check_flat(flat.size(), "read_parameters");
-    net_.parameter_buffer().download(flat, stream_.get());
-    stream_.synchronize();
-  }
+  void write_parameters(std::span<const float> flat) override;
+  void read_parameters(std::span<float> flat) const override;
   void write_optimizer_state(const OptimizerState& state) override;
   OptimizerState read_optimizer_state() const override;
+  int64_t step() const override { return step_; }
 
+  void set_training_data(const Dataset& data, int64_t batch_size) override;
+  void begin_epoch(const EpochPlan& plan) override;
+  void train_batches(int64_t first, int64_t count) override;
+  void read_batch_losses(int64_t first, std::span<float> out) override;
+  bool losses_on_host() const override { return false; }
   float train_step(MatrixView batch) override;
-  double loss_sum(MatrixView batch) override;
+
+  double loss_sum(const Dataset& data, int64_t batch_rows) override;
   void forward(MatrixView in, int first_layer, int last_layer, float* out) override;
-  EpochResult train_epoch(const Dataset& data, const EpochPlan& plan, const ProgressFn& progress) override;
-  double dataset_loss_sum(const Dataset& data, int64_t batch_size) override;
-  bool resumes_mid_epoch() const override { return true; }
   StepProfile profile_steps(MatrixView batch, int warmup, int steps) override;
 
  private:
@@ -68,13 +58,13 @@ class CudaBackend final : public Backend {
   std::string where() const { return "cuda:" + std::to_string(index_) + " (" + info_.name + ")"; }
   // The calling thread may not be the one that built the backend: make our device current.
   void activate() const { CUDA_CHECK(cudaSetDevice(index_)); }
-  void check_flat(size_t size, const char* op) const;
-  void check_width(int64_t cols, int64_t expected, const std::string& op) const;
   // Makes room for `rows`-row steps and `loss_slots` losses, or throws OutOfMemoryError with numbers.
   void prepare(int64_t rows, int64_t loss_slots, const char* op);
+  // One step on the rows in net_.input(): eager, or replayed from the graph of this batch shape.
   void run_step(int64_t rows, bool use_graph);
+  // Points the device batch counter (which the gather and loss kernels index by) at `batch`.
+  void set_device_batch(int64_t batch);
   void upload_rows(const float* rows, int64_t count, int64_t cols);
-  BatchSource& source_for(const Dataset& data, const EpochPlan& plan);
   // Free device memory less headroom for cuBLAS and the driver.
   static size_t usable_bytes(size_t free_bytes) {
     return free_bytes - std::min<size_t>(free_bytes / 10, size_t{64} << 20);
@@ -87,8 +77,7 @@ class CudaBackend final : public Backend {
   }
   // The evaluation data set uploaded once and kept, or null when it does not fit the budget.
   ResidentData* resident_eval_data(const Dataset& data);
-  // Sum over batches [from, to) of loss * rows; one synchronisation.
-  double read_losses(int64_t from, int64_t to, int64_t batch_size, int64_t total_rows);
+  double host_rows_loss_sum(const Dataset& data, int64_t batch_rows);
 
   ModelConfig config_;
   ParameterLayout layout_;
@@ -98,9 +87,13 @@ class CudaBackend final : public Backend {
   Stream stream_;
   CudaNetwork net_;
   DeviceBuffer<float> eval_loss_;
+  int64_t step_ = 0;          // host mirror of the device step counter: steps enqueued so far
+  int64_t device_batch_ = 0;  // host mirror of the device batch counter
   CudaGraph graph_;
-  int64_t graph_rows_ = 0;
+  int64_t graph_rows_ = 0;    // the batch shape graph_ was captured for
+  int64_t eager_rows_ = 0;    // the batch shape last run eagerly since the buffers last moved
   PinnedBuffer<float> host_losses_;
+  EpochPlan plan_;
   std::unique_ptr<BatchSource> source_;
   std::unique_ptr<ResidentData> eval_data_;
   DeviceBuffer<int64_t> eval_batch_indices_;  // 0, 1, 2, ...: batch b of an evaluation reads entry b

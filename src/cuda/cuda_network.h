@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "cuae/layout.h"
-#include "cuae/model.h"
+#include "cuae/backend_options.h"
 #include "cuae/model_config.h"
 #include "cuda/cublas_handle.h"
 #include "cuda/device_buffer.h"

@@ -26,9 +26,11 @@ ResidentData::ResidentData(const Dataset& data, cudaStream_t stream)
   }
 }
 
+// The same storage (which this copy keeps alive, so its address cannot be reused meanwhile), the same
+// first row and the same shape: the same rows.
 bool ResidentData::serves(const Dataset& data, int64_t /*batch_size*/) const {
-  return data.raw() == data_.raw() && data.dtype() == data_.dtype() && data.rows() == data_.rows() &&
-         data.cols() == data_.cols();
+  return data.storage() == data_.storage() && data.raw() == data_.raw() && data.dtype() == data_.dtype() &&
+         data.rows() == data_.rows() && data.cols() == data_.cols();
 }
 
 void ResidentData::gather(int64_t /*b*/, int64_t rows, float* x, const int64_t* device_batch, cudaStream_t compute) {
@@ -82,8 +84,8 @@ StreamedData::~StreamedData() {
 }
 
 bool StreamedData::serves(const Dataset& data, int64_t batch_size) const {
-  return data.raw() == data_.raw() && data.dtype() == data_.dtype() && data.rows() == data_.rows() &&
-         data.cols() == data_.cols() && batch_size == batch_size_;
+  return data.storage() == data_.storage() && data.raw() == data_.raw() && data.dtype() == data_.dtype() &&
+         data.rows() == data_.rows() && data.cols() == data_.cols() && batch_size == batch_size_;
 }
 
 void StreamedData::begin_epoch(const EpochPlan& plan) {

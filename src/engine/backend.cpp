@@ -1,25 +1,22 @@
-// Backend's default whole-data-set loss: host batches through copy_rows + loss_sum. A backend that
-// keeps the data resident (CUDA) overrides it.
+// Backend's default profile_steps: whole train_step calls timed with a steady clock.
 #include "engine/backend.h"
 
 #include <algorithm>
-#include <string>
-#include <vector>
-
-#include "cuae/error.h"
+#include <chrono>
 
 namespace cuae {
 
-double Backend::dataset_loss_sum(const Dataset& data, int64_t batch_size) {
-  if (batch_size <= 0) throw Error("evaluate: batch size must be > 0, got " + std::to_string(batch_size));
-  std::vector<float> rows(static_cast<size_t>(std::min(batch_size, data.rows()) * data.cols()));
-  double sum = 0;
-  for (int64_t first = 0; first < data.rows(); first += batch_size) {
-    const int64_t count = std::min(batch_size, data.rows() - first);
-    data.copy_rows(first, count, rows.data());
-    sum += loss_sum({rows.data(), count, data.cols()});
+StepProfile Backend::profile_steps(MatrixView batch, int warmup, int steps) {
+  for (int i = 0; i < warmup; ++i) train_step(batch);
+  StepProfile profile;
+  profile.step.reserve(static_cast<size_t>(std::max(steps, 0)));
+  for (int i = 0; i < steps; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    profile.last_loss = train_step(batch);
+    profile.step.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
-  return sum;
+  profile.steps_trained = static_cast<int64_t>(warmup) + steps;
+  return profile;
 }
 
 }  // namespace cuae

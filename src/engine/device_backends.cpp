@@ -1,7 +1,7 @@
 // Backend selection for the real library: the CPU backend always, the CUDA backend when built.
 #include <memory>
 
-#include "engine/backend.h"
+#include "engine/backend_factory.h"
 #include "cuae/config.h"
 #include "cuae/error.h"
 

@@ -124,7 +124,7 @@ ModelConfig infer_config(const fs::path& path, const std::map<std::string, Tenso
 
 }  // namespace
 
-void write_checkpoint(const fs::path& path, const ModelConfig& config, const ParameterLayout& layout,
+void write_checkpoint(const fs::path& path, const RunConfig& run, const ParameterLayout& layout,
                       std::span<const float> parameters, const OptimizerState& optimizer, int64_t epochs,
                       int64_t samples_in_epoch) {
   const auto total = static_cast<size_t>(layout.total_floats);
@@ -157,7 +157,7 @@ void write_checkpoint(const fs::path& path, const ModelConfig& config, const Par
     offset += bytes;
   }
   header["__metadata__"] = {{"format", "pt"},
-                            {"cuae.config", to_json(config)},
+                            {"cuae.config", to_json(run)},
                             {"cuae.step", std::to_string(optimizer.step)},
                             {"cuae.epochs", std::to_string(epochs)},
                             {"cuae.samples_in_epoch", std::to_string(samples_in_epoch)},
@@ -221,10 +221,12 @@ Checkpoint read_checkpoint(const fs::path& path) {
   Checkpoint result;
   try {
     const auto config = metadata.find("cuae.config");
-    result.config = config != metadata.end()
-                        ? model_config_from_json(config->get<std::string>(), path.string() + " __metadata__.cuae.config")
-                        : infer_config(path, tensors);
-    result.config.validate();
+    if (config != metadata.end()) {
+      result.run = run_config_from_json(config->get<std::string>(), path.string() + " __metadata__.cuae.config");
+    } else {
+      result.run.model = infer_config(path, tensors);
+    }
+    result.run.model.validate();
   } catch (const IoError&) {
     throw;
   } catch (const Error& e) {
@@ -235,7 +237,7 @@ Checkpoint read_checkpoint(const fs::path& path) {
   result.samples_in_epoch = metadata_int(path, metadata, "cuae.samples_in_epoch");
 
   // Every tensor the config implies must be present with its shape; nothing else may be.
-  const ParameterLayout layout = make_layout(result.config);
+  const ParameterLayout layout = make_layout(result.run.model);
   const std::vector<TensorSpec> specs = parameter_tensors(layout);
   struct Target {
     std::string name;
@@ -245,7 +247,7 @@ Checkpoint read_checkpoint(const fs::path& path) {
   };
   std::vector<Target> targets;
   size_t matched = 0;
-  const bool adam = result.config.optimizer.kind == OptimizerKind::adam;
+  const bool adam = result.run.model.optimizer.kind == OptimizerKind::adam;
   const bool has_m = tensors.contains("optimizer.m." + specs.front().name);
   const bool has_v = adam && has_m;
   for (const auto& [prefix, present, buffer] :
@@ -268,7 +270,7 @@ Checkpoint read_checkpoint(const fs::path& path) {
     for (const auto& [name, entry] : tensors) {
       bool known = false;
       for (const Target& t : targets) known = known || t.entry == &entry;
-      if (!known) fail(path, name, "unexpected tensor for layers " + shape_text(result.config.layers));
+      if (!known) fail(path, name, "unexpected tensor for layers " + shape_text(result.run.model.layers));
     }
   }
 

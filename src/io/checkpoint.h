@@ -2,8 +2,8 @@
 //   u64 little-endian header length N | N bytes of JSON (padded with spaces to 8 bytes) | tensor data.
 // Tensors are F32, named like a PyTorch module holding `encoder` and `decoder` nn.ModuleLists of
 // nn.Linear: encoder.{i}.weight [out, in], encoder.{i}.bias [out], decoder.{i}.*. Optimizer state is
-// stored as optimizer.m.<name> and optimizer.v.<name>. "__metadata__" holds the config as JSON
-// ("cuae.config"), the optimizer step, the completed epochs and the cuae version. A file saved by
+// stored as optimizer.m.<name> and optimizer.v.<name>. "__metadata__" holds the run configuration as
+// JSON ("cuae.config", the grammar of cuae/run_config.h), the optimizer step, the completed epochs and the cuae version. A file saved by
 // PyTorch has no cuae metadata: the layer widths come from the weight shapes, the rest is default.
 #pragma once
 
@@ -12,13 +12,13 @@
 #include <span>
 
 #include "cuae/layout.h"
-#include "cuae/model.h"
-#include "cuae/model_config.h"
+#include "cuae/optimizer_state.h"
+#include "cuae/run_config.h"
 
 namespace cuae {
 
 struct Checkpoint {
-  ModelConfig config;
+  RunConfig run;                  // run.model: the model's configuration
   std::vector<float> parameters;  // flat, in make_layout(config)'s order, padding 0
   bool has_optimizer_state = false;
   OptimizerState optimizer;       // m and v flat like parameters (v empty for SGD)
@@ -27,7 +27,7 @@ struct Checkpoint {
 };
 
 // Written atomically (temporary file, fsync, rename). Empty m/v are left out.
-void write_checkpoint(const std::filesystem::path& path, const ModelConfig& config, const ParameterLayout& layout,
+void write_checkpoint(const std::filesystem::path& path, const RunConfig& run, const ParameterLayout& layout,
                       std::span<const float> parameters, const OptimizerState& optimizer, int64_t epochs,
                       int64_t samples_in_epoch = 0);
 

@@ -1,5 +1,4 @@
-// Step benchmarks, work counts and device peaks (see profile.h), plus Backend's default
-// profile_steps: whole train_step calls timed with a steady clock.
+// Step benchmarks, work counts and device peaks (see profile.h).
 #include "profile/profile.h"
 
 #include <cblas.h>
@@ -14,7 +13,7 @@
 
 #include "cuae/config.h"
 #include "cuae/error.h"
-#include "engine/init.h"
+#include "engine/backend_factory.h"
 
 #if CUAE_HAS_CUDA
 #include "cuda/cuda_profile.h"
@@ -22,30 +21,13 @@
 
 namespace cuae {
 
+namespace detail {
+
 namespace {
 
 double seconds_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
-
-}  // namespace
-
-StepProfile Backend::profile_steps(MatrixView batch, int warmup, int steps) {
-  for (int i = 0; i < warmup; ++i) train_step(batch);
-  StepProfile profile;
-  profile.step.reserve(static_cast<size_t>(std::max(steps, 0)));
-  for (int i = 0; i < steps; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    profile.last_loss = train_step(batch);
-    profile.step.push_back(seconds_between(start, std::chrono::steady_clock::now()));
-  }
-  profile.steps_trained = static_cast<int64_t>(warmup) + steps;
-  return profile;
-}
-
-namespace detail {
-
-namespace {
 
 constexpr double kFloat = sizeof(float);
 
@@ -202,10 +184,9 @@ StepBenchResult run_step_bench(const StepBenchOptions& options) {
   if (options.batch < 1) throw Error("bench: batch must be >= 1, got " + std::to_string(options.batch));
   if (options.steps < 1) throw Error("bench: steps must be >= 1, got " + std::to_string(options.steps));
   if (options.warmup < 0) throw Error("bench: warmup must be >= 0, got " + std::to_string(options.warmup));
-  options.config.validate();
-  const ParameterLayout layout = make_layout(options.config);
-  std::unique_ptr<Backend> backend = create_backend(options.config, layout, options.device, options.backend);
-  backend->write_parameters(initial_parameters(options.config, layout));
+  const ReadyBackend ready = make_ready_backend(options.config, options.device, options.backend);
+  const ParameterLayout& layout = ready.layout;
+  Backend* backend = ready.backend.get();
   const Matrix batch = make_random(options.batch, layout.input_dim(), options.data_seed).to_matrix();
 
   StepBenchResult r;

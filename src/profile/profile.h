@@ -11,11 +11,11 @@
 #include <string>
 #include <vector>
 
-#include "engine/backend.h"
+#include "cuae/backend_options.h"
 #include "cuae/device.h"
 #include "cuae/layout.h"
-#include "cuae/model.h"
 #include "cuae/model_config.h"
+#include "engine/backend.h"
 
 namespace cuae::detail {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/backend.h"
+#include "engine/backend_factory.h"
 #include "cuae/layout.h"
 #include "engine/init.h"
 #include "support/reference.h"

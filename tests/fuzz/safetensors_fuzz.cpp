@@ -13,7 +13,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto path = cuae::fuzz::write_input(data, size, ".safetensors");
   try {
     const cuae::Checkpoint ckpt = cuae::read_checkpoint(path);
-    const auto total = static_cast<size_t>(cuae::make_layout(ckpt.config).total_floats);
+    const auto total = static_cast<size_t>(cuae::make_layout(ckpt.run.model).total_floats);
     if (ckpt.parameters.size() != total) std::abort();
     if (ckpt.has_optimizer_state && ckpt.optimizer.m.size() != total) std::abort();
     if (!ckpt.optimizer.v.empty() && ckpt.optimizer.v.size() != total) std::abort();

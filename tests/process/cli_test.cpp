@@ -9,13 +9,17 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "cuae/dataset.h"
+#include "cuae/model.h"
 #include "cuae/device.h"
 #include "support/reference.h"
 
@@ -159,17 +163,53 @@ TEST_F(Cli, InitStartsFromTheGivenWeights) {
 }
 
 TEST_F(Cli, ConfigFileGivesOptionsAndFlagsOverrideIt) {
-  write_text(file("c.json"), R"({"data": "structured:120,16,2", "layers": [16, 3], "epochs": 4, "batch_size_typo": 1})");
+  write_text(file("c.json"),
+             R"({"layers": [16, 3], "fit": {"data": "structured:120,16,2", "epochs": 4, "batch_size_typo": 1}})");
   EXPECT_THAT(expect_failure("train --config c.json --out m.safetensors", "train"),
               AllOf(HasSubstr("c.json"), HasSubstr("batch_size_typo")));
   write_text(file("c.json"),
-             R"({"data": "structured:120,16,2", "layers": [16, 3], "epochs": 4, "no_shuffle": true, "device": "cpu"})");
+             R"({"layers": [16, 3], "fit": {"data": "structured:120,16,2", "epochs": 4, "shuffle": false}, "device": "cpu"})");
   const Result r = run("train --config c.json --epochs 2 --out m.safetensors --metrics m.csv");
   ASSERT_EQ(r.status, 0) << r.err;
   const std::string metrics = slurp(file("m.csv"));
   EXPECT_EQ(std::count(metrics.begin(), metrics.end(), '\n'), 3);  // header + the 2 epochs of the flag
   ASSERT_EQ(run("encode --model m.safetensors --data structured:10,16,2 --out c.npy").status, 0);
   EXPECT_EQ(load_npy(file("c.npy")).cols(), 3);  // --layers came from the file
+}
+
+// --print-config prints the effective configuration (flags over the grammar's defaults); given back
+// as --config on its own it reruns the same training, bit for bit. So does a checkpoint's metadata.
+TEST_F(Cli, PrintedConfigAndCheckpointMetadataRerunTheSameTraining) {
+  const std::string flags = std::string(kSmallTrain) + "--val structured:40,36,3 --adam-eps 1e-7 --no-shuffle ";
+  const Result printed = run(flags + "--out a.safetensors --print-config");
+  ASSERT_EQ(printed.status, 0) << printed.err;
+  EXPECT_FALSE(fs::exists(file("a.safetensors"))) << "--print-config must not train";
+  const nlohmann::json config = nlohmann::json::parse(printed.out);
+  EXPECT_EQ(config["fit"]["epochs"], 3);
+  EXPECT_EQ(config["fit"]["shuffle"], false);
+  EXPECT_EQ(config["optimizer"]["eps"], 1e-7);
+  EXPECT_EQ(config["backend"]["cpu_threads"], 1);
+  write_text(file("printed.json"), printed.out);
+
+  ASSERT_EQ(run(flags + "--out a.safetensors").status, 0);
+  ASSERT_EQ(run("train --config printed.json").status, 0);  // its fit.out is a.safetensors again
+  fs::rename(file("a.safetensors"), file("b.safetensors"));
+  ASSERT_EQ(run(flags + "--out a.safetensors").status, 0);
+  const Model a = Model::load(file("a.safetensors")), b = Model::load(file("b.safetensors"));
+  EXPECT_EQ(a.parameters(), b.parameters());
+  EXPECT_EQ(a.optimizer_state().v, b.optimizer_state().v);
+
+  // The checkpoint's metadata, written to a file, is a valid --config for the same run.
+  const std::string bytes = slurp(file("a.safetensors"));
+  uint64_t header_bytes = 0;
+  std::memcpy(&header_bytes, bytes.data(), sizeof header_bytes);
+  const auto header = nlohmann::json::parse(bytes.substr(sizeof header_bytes, header_bytes));
+  write_text(file("metadata.json"), header["__metadata__"]["cuae.config"].get<std::string>());
+  const Result again = run("train --config metadata.json --out c.safetensors --print-config");
+  ASSERT_EQ(again.status, 0) << again.err;
+  nlohmann::json expected = config;
+  expected["fit"]["out"] = "c.safetensors";
+  EXPECT_EQ(nlohmann::json::parse(again.out), expected);
 }
 
 TEST_F(Cli, InfoNamesVersionBackendsBlasAndThreads) {

@@ -58,7 +58,9 @@ void save_generation(const fs::path& path, const ModelConfig& config, const Para
     std::fill_n(values.begin() + layer.weight_offset, layer.in * layer.out, static_cast<float>(g));
     std::fill_n(values.begin() + layer.bias_offset, layer.out, static_cast<float>(g));
   }
-  write_checkpoint(path, config, layout, values, OptimizerState{g, values, values}, 0);
+  RunConfig run;
+  run.model = config;
+  write_checkpoint(path, run, layout, values, OptimizerState{g, values, values}, 0);
 }
 
 size_t leftover_temporaries(const fs::path& dir) {

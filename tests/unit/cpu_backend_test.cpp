@@ -1,6 +1,7 @@
 // The float CPU backend against the double references in reference.h: each activation's forward
 // pass, the fused output-layer loss and its gradient, the fast exp/log1p, then whole-step
-// behaviour: the float gradient, determinism, the epoch loop, falling loss, and error messages.
+// behaviour: the float gradient, determinism, the batches of an epoch, falling loss, and the checks
+// at the Model boundary in front of it.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -9,11 +10,12 @@
 #include <string>
 #include <vector>
 
-#include "engine/backend.h"
+#include "engine/backend_factory.h"
 #include "cpu/cpu_network.h"
 #include "cpu/elementwise.h"
 #include "cuae/error.h"
 #include "cuae/layout.h"
+#include "cuae/model.h"
 #include "kernels/common/random.cuh"
 #include "support/reference.h"
 #include "support/tolerances.h"
@@ -110,7 +112,7 @@ TEST(CpuBackend, LossSumMatchesReferenceForBothLosses) {
         expected += d * d;
       }
     }
-    const double got = backend->loss_sum({x.data(), rows, 13});
+    const double got = backend->loss_sum(Dataset::from_floats(x, rows, 13, "x"), rows);
     EXPECT_LT(std::abs(got - expected) / expected, tol::kLossSum) << to_string(loss);
   }
 }
@@ -200,7 +202,8 @@ TEST(CpuBackend, TrainStepIsDeterministicRunAfterRun) {
   EXPECT_NE(runs[0], params) << "training changed nothing";
 }
 
-// train_epoch must equal train_step over batches gathered by permute_index, the last one partial.
+// The batches of an epoch must equal train_step over batches gathered by permute_index, the last one
+// partial.
 TEST(CpuBackend, ShuffledEpochEqualsStepsOverPermutedBatches) {
   const ModelConfig config = small_config();
   const ParameterLayout layout = make_layout(config);
@@ -212,18 +215,20 @@ TEST(CpuBackend, ShuffledEpochEqualsStepsOverPermutedBatches) {
 
   auto epoch_backend = make_cpu_backend(config, layout, {});
   epoch_backend->write_parameters(params);
-  EpochPlan plan;
-  plan.batch_size = batch;
-  plan.shuffle_key = key;
-  int progress_calls = 0;
-  const EpochResult result = epoch_backend->train_epoch(data, plan, [&](int64_t, double) { ++progress_calls; });
-  EXPECT_EQ(result.steps, 4);
-  EXPECT_EQ(result.samples, n);
-  EXPECT_EQ(progress_calls, 0) << "progress_every = 0 means no reports";
+  epoch_backend->set_training_data(data, batch);
+  const EpochPlan plan{n, batch, true, key};
+  EXPECT_EQ(plan.batches(), 4);
+  EXPECT_EQ(plan.rows_of(3), 5);
+  epoch_backend->begin_epoch(plan);
+  epoch_backend->train_batches(0, 2);
+  epoch_backend->train_batches(2, 2);
+  EXPECT_EQ(epoch_backend->step(), 4);
+  std::vector<float> epoch_losses(4, kNaN);
+  epoch_backend->read_batch_losses(0, epoch_losses);
 
   auto step_backend = make_cpu_backend(config, layout, {});
   step_backend->write_parameters(params);
-  double loss_sum = 0;
+  std::vector<float> step_losses;
   for (int64_t first = 0; first < n; first += batch) {
     const int64_t rows = std::min(batch, n - first);
     std::vector<float> rows_data;
@@ -231,37 +236,13 @@ TEST(CpuBackend, ShuffledEpochEqualsStepsOverPermutedBatches) {
       const auto src = static_cast<int64_t>(rng::permute_index(static_cast<uint64_t>(first + r), n, key));
       rows_data.insert(rows_data.end(), values.begin() + src * 13, values.begin() + (src + 1) * 13);
     }
-    loss_sum += static_cast<double>(step_backend->train_step({rows_data.data(), rows, 13})) * static_cast<double>(rows);
+    step_losses.push_back(step_backend->train_step({rows_data.data(), rows, 13}));
   }
-  EXPECT_DOUBLE_EQ(result.loss_sum, loss_sum);
+  EXPECT_EQ(epoch_losses, step_losses);
   std::vector<float> a(params.size(), kNaN), b(params.size(), kNaN);
   epoch_backend->read_parameters(a);
   step_backend->read_parameters(b);
   EXPECT_EQ(a, b);
-}
-
-TEST(CpuBackend, EpochHonoursStopFlagAndProgressEvery) {
-  const ModelConfig config = small_config();
-  const ParameterLayout layout = make_layout(config);
-  const auto values = ref::random_floats(static_cast<size_t>(40 * 13), 91, 0.0f, 1.0f);
-  const Dataset data = Dataset::from_floats(values, 40, 13, "random 40x13");
-  auto backend = make_cpu_backend(config, layout, {});
-  backend->write_parameters(random_parameters(layout, 92));
-  std::atomic<bool> stop{false};
-  EpochPlan plan;
-  plan.batch_size = 4;  // 10 steps
-  plan.progress_every = 3;
-  plan.stop = &stop;
-  std::vector<int64_t> reported;
-  const EpochResult result = backend->train_epoch(data, plan, [&](int64_t steps, double mean) {
-    reported.push_back(steps);
-    EXPECT_TRUE(std::isfinite(mean));
-    if (steps == 6) stop = true;
-  });
-  EXPECT_EQ(reported, (std::vector<int64_t>{3, 6}));
-  EXPECT_TRUE(result.stopped);
-  EXPECT_EQ(result.steps, 6);
-  EXPECT_EQ(backend->read_optimizer_state().step, 6);
 }
 
 // Structured data (rank-3 latent through a sigmoid) is learnable by a 13→5→13 autoencoder.
@@ -282,9 +263,9 @@ TEST(CpuBackend, LossFallsOnStructuredData) {
     }
   auto backend = make_cpu_backend(config, layout, {});
   backend->write_parameters(random_parameters(layout, 103));
-  const double before = backend->loss_sum({x.data(), n, 13}) / static_cast<double>(n * 13);
+  const double before = backend->loss_sum(Dataset::from_floats(x, n, 13, "x"), n) / static_cast<double>(n * 13);
   for (int s = 0; s < 300; ++s) backend->train_step({x.data(), n, 13});
-  const double after = backend->loss_sum({x.data(), n, 13}) / static_cast<double>(n * 13);
+  const double after = backend->loss_sum(Dataset::from_floats(x, n, 13, "x"), n) / static_cast<double>(n * 13);
   // The BCE floor is the data's own entropy, so compare the excess: it must shrink by more than half.
   double entropy = 0;
   for (const float v : x) entropy += ref::bce_element(std::log(v / (1 - v)), v);
@@ -292,13 +273,12 @@ TEST(CpuBackend, LossFallsOnStructuredData) {
   EXPECT_LT(after - entropy, 0.5 * (before - entropy)) << "before " << before << ", after " << after;
 }
 
-TEST(CpuBackend, ErrorsNameTheOperationAndTheShape) {
-  const ModelConfig config = small_config();
-  const ParameterLayout layout = make_layout(config);
-  auto backend = make_cpu_backend(config, layout, {});
+// The backends trust their callers; the Model checks every input once, naming the operation.
+TEST(CpuBackend, TheModelInFrontOfItNamesTheOperationAndTheShape) {
+  Model model(small_config());
   const std::vector<float> x(12 * 4, 0.5f);
   try {
-    backend->train_step({x.data(), 4, 12});
+    model.train_step({x.data(), 4, 12});
     FAIL() << "train_step accepted 12 features";
   } catch (const ShapeError& e) {
     EXPECT_NE(std::string(e.what()).find("train_step: batch has 12 features, model expects 13"), std::string::npos)
@@ -306,16 +286,15 @@ TEST(CpuBackend, ErrorsNameTheOperationAndTheShape) {
   }
   std::vector<float> wrong(5);
   try {
-    backend->write_parameters(wrong);
-    FAIL() << "write_parameters accepted 5 floats";
+    model.set_parameters(wrong);
+    FAIL() << "set_parameters accepted 5 floats";
   } catch (const ShapeError& e) {
-    EXPECT_NE(std::string(e.what()).find("write_parameters: got 5 floats"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("set_parameters: got 5 floats"), std::string::npos) << e.what();
   }
-  std::vector<float> out(4 * 13);
-  EXPECT_THROW(backend->forward({x.data(), 4, 13}, 1, 3, out.data()), Error);
+  EXPECT_THROW(model.decode({x.data(), 4, 13}), ShapeError);  // codes are 7 wide
   OptimizerState bad;
   bad.m.resize(3);
-  EXPECT_THROW(backend->write_optimizer_state(bad), ShapeError);
+  EXPECT_THROW(model.set_optimizer_state(bad), ShapeError);
 }
 
 }  // namespace

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/backend.h"
+#include "engine/backend_factory.h"
 #include "cpu/optimizer.h"
 #include "cuae/error.h"
 #include "cuae/layout.h"
