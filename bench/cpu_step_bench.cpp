@@ -9,9 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/backend_factory.h"
 #include "bench/bench_shapes.h"
-#include "engine/init.h"
+#include "engine/backend_factory.h"
 #include "profile/profile.h"
 
 namespace {
@@ -21,9 +20,9 @@ using cuae::bench::Shape;
 void step_bench(benchmark::State& state, const Shape& shape) {
   cuae::ModelConfig config;
   config.layers = shape.layers;
-  const cuae::ParameterLayout layout = cuae::make_layout(config);
-  std::unique_ptr<cuae::Backend> backend = cuae::create_backend(config, layout, cuae::Device::cpu(), {});
-  backend->write_parameters(cuae::initial_parameters(config, layout));
+  const cuae::ReadyBackend ready = cuae::make_ready_backend(config, cuae::Device::cpu(), {});
+  const cuae::ParameterLayout& layout = ready.layout;
+  cuae::Backend* backend = ready.backend.get();
   const cuae::Matrix batch = cuae::make_random(shape.batch, layout.input_dim(), 1).to_matrix();
   backend->train_step(batch.view());  // workspaces sized, threads started
   float loss = 0;

@@ -9,10 +9,9 @@
 #include <memory>
 #include <string>
 
-#include "engine/backend_factory.h"
 #include "bench/bench_shapes.h"
 #include "bench/gpu_bench_util.h"
-#include "engine/init.h"
+#include "engine/backend_factory.h"
 #include "profile/profile.h"
 
 namespace {
@@ -24,12 +23,12 @@ void step_bench(benchmark::State& state, const Shape& shape, cuae::BackendOption
   if (!cuae::bench::have_device(state)) return;
   cuae::ModelConfig config;
   config.layers = shape.layers;
-  const cuae::ParameterLayout layout = cuae::make_layout(config);
   cuae::BackendOptions options;
   options.forward = forward;
   options.cuda_graphs = graphs;
-  std::unique_ptr<cuae::Backend> backend = cuae::create_backend(config, layout, cuae::Device::cuda(0), options);
-  backend->write_parameters(cuae::initial_parameters(config, layout));
+  const cuae::ReadyBackend ready = cuae::make_ready_backend(config, cuae::Device::cuda(0), options);
+  const cuae::ParameterLayout& layout = ready.layout;
+  cuae::Backend* backend = ready.backend.get();
   const cuae::Matrix batch = cuae::make_random(shape.batch, layout.input_dim(), 1).to_matrix();
   backend->profile_steps(batch.view(), 10, 0);  // graph capture, cuBLAS heuristics, clocks
   cuae::StepProfile last;

@@ -24,8 +24,8 @@
 #include <string>
 
 #include "kernels/common/activation.cuh"
-#include "kernels/kernels.h"
 #include "kernels/common/launch.cuh"
+#include "kernels/kernels.h"
 
 namespace cuae::kernels {
 namespace {

@@ -23,8 +23,8 @@
 
 #include "kernels/common/activation.cuh"
 #include "kernels/common/block_sum.cuh"
-#include "kernels/kernels.h"
 #include "kernels/common/launch.cuh"
+#include "kernels/kernels.h"
 
 namespace cuae::kernels {
 namespace {

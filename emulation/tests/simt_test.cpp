@@ -14,8 +14,8 @@
 #include "cuae/error.h"
 #include "kernels/common/launch.cuh"
 #include "support/reference.h"
-#include "test_support.h"
 #include "support/tolerances.h"
+#include "test_support.h"
 
 namespace {
 

@@ -12,11 +12,11 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cassert>
 #include <string>
 
 #include "cpu/elementwise.h"
 #include "cpu/gemm.h"
-#include "cuae/error.h"
 
 namespace cuae::cpu {
 
@@ -53,13 +53,9 @@ CpuNetwork<T>::CpuNetwork(const ModelConfig& config, const ParameterLayout& layo
       grad_(static_cast<size_t>(layout.total_floats), T(0)),
       act_(layout.layers.size()),
       pre_(layout.layers.size()) {
-  if (layout_.layers.empty()) throw Error("cpu backend: the parameter layout has no layers");
-  const Activation out_act = layout_.layers.back().activation;
-  if (out_act != Activation::sigmoid && out_act != Activation::linear)
-    throw Error("cpu backend: output activation " + std::string(to_string(out_act)) +
-                " is not supported (sigmoid or linear)");
-  if (loss_ == Loss::bce && out_act != Activation::sigmoid)
-    throw Error("cpu backend: BCE needs a sigmoid output layer, got " + std::string(to_string(out_act)));
+  // ModelConfig::validate has checked both (the Model and make_ready_backend call it).
+  assert(!layout_.layers.empty());
+  assert(loss_accepts_output(loss_, layout_.layers.back().activation));
 }
 
 template <typename T>
@@ -198,9 +194,7 @@ double CpuNetwork<T>::loss_sum(const T* x, int64_t rows) {
 
 template <typename T>
 void CpuNetwork<T>::forward(const T* in, int64_t rows, int first, int last, T* out) {
-  if (first < 0 || last > layer_count() || first >= last)
-    throw Error("forward: layer range [" + std::to_string(first) + ", " + std::to_string(last) +
-                ") is not within the model's " + std::to_string(layer_count()) + " layers");
+  assert(0 <= first && first < last && last <= layer_count());
   reserve_rows(rows);
   run_layers(in, rows, first, last, out, /*logits_only=*/false, /*keep_pre=*/false);
 }

@@ -10,12 +10,12 @@
 #include <memory>
 #include <string>
 
-#include "engine/backend.h"
 #include "cuda/cuda_network.h"
 #include "cuda/device_buffer.h"
 #include "cuda/probe.h"
 #include "cuda/resident_data.h"
 #include "cuda/stream.h"
+#include "engine/backend.h"
 
 namespace cuae::cuda {
 

@@ -23,12 +23,12 @@
 #include <utility>
 #include <vector>
 
-#include "cuae/layout.h"
 #include "cuae/backend_options.h"
+#include "cuae/layout.h"
 #include "cuae/model_config.h"
 #include "cuda/cublas_handle.h"
-#include "cuda/device_buffer.h"
 #include "cuda/cudnn/cudnn_forward.h"
+#include "cuda/device_buffer.h"
 #include "kernels/kernels.h"
 
 namespace cuae::cuda {

@@ -9,8 +9,8 @@
 
 #include "cuae/error.h"
 #include "cuda/cuda_check.h"
-#include "kernels/kernels.h"
 #include "kernels/common/random.cuh"
+#include "kernels/kernels.h"
 
 namespace cuae::cuda {
 

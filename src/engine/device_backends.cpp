@@ -1,9 +1,9 @@
 // Backend selection for the real library: the CPU backend always, the CUDA backend when built.
 #include <memory>
 
-#include "engine/backend_factory.h"
 #include "cuae/config.h"
 #include "cuae/error.h"
+#include "engine/backend_factory.h"
 
 #if CUAE_HAS_CUDA
 #include "cuda/cuda_backend.h"

@@ -3,9 +3,9 @@
 // src/backend_factory.cpp in the cuae_emulated library.
 #include <memory>
 
-#include "engine/backend_factory.h"
 #include "cuda/cuda_backend.h"
 #include "cuda/cudnn/cudnn_forward.h"
+#include "engine/backend_factory.h"
 
 namespace cuae {
 

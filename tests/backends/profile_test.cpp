@@ -9,9 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/backend_factory.h"
 #include "cuae/layout.h"
-#include "engine/init.h"
+#include "engine/backend_factory.h"
 #include "support/reference.h"
 
 namespace cuae {
@@ -30,10 +29,8 @@ Built build(bool graphs) {
   config.seed = kSeed;
   BackendOptions options;
   options.cuda_graphs = graphs;
-  Built b{make_layout(config), nullptr};
-  b.backend = create_backend(config, b.layout, Device::cuda(0), options);
-  b.backend->write_parameters(initial_parameters(config, b.layout));
-  return b;
+  ReadyBackend ready = make_ready_backend(config, Device::cuda(0), options);
+  return {ready.layout, std::move(ready.backend)};
 }
 
 std::vector<float> parameters(const Built& b) {

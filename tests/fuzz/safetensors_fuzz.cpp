@@ -4,10 +4,10 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "io/checkpoint.h"
 #include "cuae/error.h"
 #include "cuae/layout.h"
 #include "fuzz_input.h"
+#include "io/checkpoint.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto path = cuae::fuzz::write_input(data, size, ".safetensors");

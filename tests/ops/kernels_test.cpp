@@ -17,9 +17,9 @@
 #include <utility>
 #include <vector>
 
-#include "support/device_array.h"
-#include "kernels/kernels.h"
 #include "kernels/common/random.cuh"
+#include "kernels/kernels.h"
+#include "support/device_array.h"
 #include "support/reference.h"
 #include "support/tolerances.h"
 

@@ -19,8 +19,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cuae/dataset.h"
-#include "cuae/model.h"
 #include "cuae/device.h"
+#include "cuae/model.h"
 #include "support/reference.h"
 
 namespace cuae {

@@ -19,8 +19,8 @@
 #include <thread>
 #include <vector>
 
-#include "io/checkpoint.h"
 #include "cuae/cuae.h"
+#include "io/checkpoint.h"
 
 namespace cuae {
 namespace {

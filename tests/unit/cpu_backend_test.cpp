@@ -10,12 +10,12 @@
 #include <string>
 #include <vector>
 
-#include "engine/backend_factory.h"
 #include "cpu/cpu_network.h"
 #include "cpu/elementwise.h"
 #include "cuae/error.h"
 #include "cuae/layout.h"
 #include "cuae/model.h"
+#include "engine/backend_factory.h"
 #include "kernels/common/random.cuh"
 #include "support/reference.h"
 #include "support/tolerances.h"

@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "engine/backend_factory.h"
 #include "cpu/optimizer.h"
 #include "cuae/error.h"
 #include "cuae/layout.h"
+#include "engine/backend_factory.h"
 #include "support/reference.h"
 #include "support/tolerances.h"
 

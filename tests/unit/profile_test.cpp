@@ -12,9 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/backend_factory.h"
 #include "cuae/layout.h"
-#include "engine/init.h"
+#include "engine/backend_factory.h"
 #include "profile/profile.h"
 
 namespace cuae {
@@ -27,12 +26,10 @@ ModelConfig odd_config() {
   return c;
 }
 
-std::unique_ptr<Backend> cpu_backend(const ModelConfig& config, const ParameterLayout& layout) {
+std::unique_ptr<Backend> cpu_backend(const ModelConfig& config, const ParameterLayout&) {
   BackendOptions options;
   options.cpu_threads = 2;
-  auto backend = create_backend(config, layout, Device::cpu(), options);
-  backend->write_parameters(initial_parameters(config, layout));
-  return backend;
+  return make_ready_backend(config, Device::cpu(), options).backend;
 }
 
 TEST(Profile, CpuProfiledStepsTrainExactlyLikeTrainStep) {

@@ -39,8 +39,8 @@
 #include <vector>
 
 #include "cuda/cuda_check.h"
-#include "cuda/device_buffer.h"
 #include "cuda/cudnn/cudnn_library.h"
+#include "cuda/device_buffer.h"
 
 namespace cuae::cuda {
 
