@@ -41,6 +41,16 @@ std::string joined(const std::vector<std::string>& names, const char* last) {
   return text;
 }
 
+const char* type_name(Kind kind) {
+  switch (kind) {
+    case Kind::integer: return "INT";
+    case Kind::number: return "FLOAT";
+    case Kind::layers: return "INT,INT,...";
+    case Kind::choice: return "NAME";
+    default: return "TEXT";
+  }
+}
+
 }  // namespace
 
 struct TrainFlags::Entry {
@@ -99,8 +109,8 @@ TrainFlags::TrainFlags(CLI::App& sub) {
       {"--device", "/device", Kind::text, "auto, cpu, cuda or cuda:N"},
       {"--threads", "/backend/cpu_threads", Kind::integer, "CPU threads (0: all cores)"},
       {"--forward", "/backend/forward", Kind::choice,
-       "CUDA forward: fused (hand-written kernel), cublas (SGEMM + bias/activation kernel) or cudnn (a cuDNN fused "
-       "graph, when cuDNN 9 is installed)",
+       "CUDA forward (fused: the hand-written kernel; cublas: SGEMM + our bias/activation kernel; cudnn: a cuDNN "
+       "fused graph, when cuDNN 9 is installed)",
        names_of(kForwardNames)},
       {"--no-cuda-graphs", "/backend/cuda_graphs", Kind::set_false,
        "CUDA: launch every step's kernels instead of replaying a graph"},
@@ -117,9 +127,11 @@ TrainFlags::TrainFlags(CLI::App& sub) {
     if (e.kind == Kind::set_true || e.kind == Kind::set_false) {
       e.option = sub.add_flag(e.flag, e.set, help);
     } else {
-      const std::string shown = fallback.is_string() ? fallback.get<std::string>() : fallback.dump();
+      std::string shown = fallback.is_string() ? fallback.get<std::string>() : fallback.dump();
+      if (e.kind == Kind::layers) shown = shown.substr(1, shown.size() - 2);  // as the flag takes it
       if (!shown.empty()) help += " [default: " + shown + "]";
       e.option = sub.add_option(e.flag, e.value, help);
+      e.option->type_name(type_name(e.kind));
     }
   }
 }
