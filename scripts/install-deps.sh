@@ -5,6 +5,7 @@
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
+  python3                     # scripts/test_summary.py
   libopenblas-openmp-dev      # CPU GEMMs; the OpenMP build shares one thread pool with our OpenMP code
   libgtest-dev libgmock-dev googletest
   libbenchmark-dev

@@ -10,7 +10,7 @@ jobs=$(nproc)
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j"$jobs"
-ctest --test-dir build --output-on-failure -j"$jobs" --timeout 600
+ctest --test-dir build --output-on-failure -j"$jobs" --timeout 600 --output-junit ctest-junit.xml
 
 # Fuzz every parser (tests/fuzz) for 60 s per target, two at a time: about 3 minutes plus the build.
 bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
@@ -21,4 +21,9 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEB
       -DCUAE_SANITIZE=ON -DCUAE_CUDA=OFF -DCUAE_BUILD_BENCH=OFF
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build-asan --output-on-failure -j"$jobs" --timeout 900 -LE no_sanitizer
+  ctest --test-dir build-asan --output-on-failure -j"$jobs" --timeout 900 -LE no_sanitizer \
+  --output-junit ctest-junit.xml
+
+# What ran, what was skipped and why (GPU tests skip without a device), for both ctest runs.
+python3 scripts/test_summary.py "Release build (ctest)=build/ctest-junit.xml" \
+  "ASan + UBSan build (ctest)=build-asan/ctest-junit.xml"

@@ -5,6 +5,10 @@
 // "cuae <command>: <message>", and a non-zero exit status.
 #pragma once
 
+#include <string>
+
+#include "cuae/error.h"
+
 namespace CLI {
 class App;
 }
@@ -18,6 +22,16 @@ void add_reconstruct_command(CLI::App& app);
 void add_plot_command(CLI::App& app);
 void add_info_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+
+// A command line that cannot mean anything: an unknown flag value, a value of the wrong kind, options
+// that exclude each other. main() exits with status 2 for it (1 for every other error).
+class UsageError : public Error {
+ public:
+  using Error::Error;
+};
+
+// "cpu, cuda (archs 80,90), cudnn": the backends this build contains (`cuae info`, `cuae --version`).
+std::string backends_built();
 
 // Thrown by a command that has reported on its own and must end with a given exit status (e.g. 130
 // after SIGINT); main returns `code` and prints nothing more.

@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include <cstdio>
+#include <string>
 
 #include "cli/commands.h"
 #include "cuae/config.h"
@@ -17,8 +18,7 @@ namespace {
 
 void print_info() {
   std::printf("cuae %s\n", CUAE_VERSION);
-  std::printf("backends: cpu%s%s\n", CUAE_HAS_CUDA ? ", cuda (archs " CUAE_CUDA_ARCHITECTURES ")" : "",
-              CUAE_HAS_CUDNN ? ", cudnn" : "");
+  std::printf("backends: %s\n", backends_built().c_str());
   const CudaStatus cuda = cuda_status();
   if (cuda.usable) {
     for (const CudaDeviceInfo& d : cuda.devices) {
@@ -34,6 +34,11 @@ void print_info() {
 }
 
 }  // namespace
+
+std::string backends_built() {
+  return std::string("cpu") + (CUAE_HAS_CUDA ? ", cuda (archs " CUAE_CUDA_ARCHITECTURES ")" : "") +
+         (CUAE_HAS_CUDNN ? ", cudnn" : "");
+}
 
 void add_info_command(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("info", "Print the version, backends, CUDA devices, BLAS and threads");

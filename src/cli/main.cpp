@@ -9,6 +9,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cuae/config.h"
 
 namespace {
 
@@ -33,6 +34,12 @@ int main(int argc, char** argv) {
   CLI::App app{"cuae: train autoencoders on the CPU or a CUDA GPU, and use them on data"};
   app.require_subcommand(1, 1);
   app.set_help_all_flag("--help-all", "Print help for every command");
+  app.set_version_flag("--version", std::string("cuae ") + CUAE_VERSION + " (backends: " + cuae::cli::backends_built() + ")",
+                       "Print the version and the backends built, and exit");
+  app.footer(
+      "Exit status: 0 on success; 1 for an error in the data, files, shapes or devices; 2 for a usage error (an\n"
+      "unknown command or flag, a flag value of the wrong kind); 130 or 143 when SIGINT or SIGTERM stopped\n"
+      "`cuae train`, after it saved a checkpoint.");
   // A flag given twice takes its last value, as in most Unix tools (e.g. appending to a saved command).
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   cuae::cli::add_train_command(app);
@@ -64,9 +71,14 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
   } catch (const cuae::cli::ExitStatus& e) {
     return e.code;
   } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "%s: %s (see --help)\n", command_name(app).c_str(), one_line(e.what()).c_str());
+    return 2;
+  } catch (const cuae::cli::UsageError& e) {
     std::fprintf(stderr, "%s: %s (see --help)\n", command_name(app).c_str(), one_line(e.what()).c_str());
     return 2;
   } catch (const std::exception& e) {

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -13,7 +14,10 @@
 namespace cuae::cli {
 
 namespace {
-constexpr const char* kHeader = "epoch,train_loss,val_loss,seconds,samples_per_s";
+
+// The columns in the order they are written. Readers go by the header's names, so a file written
+// before a column existed still reads (a missing `complete` means every epoch finished).
+constexpr const char* kHeader = "epoch,train_loss,val_loss,seconds,samples_per_s,complete";
 
 double parse_cell(const std::string& cell, const std::string& where) {
   char* end = nullptr;
@@ -21,13 +25,21 @@ double parse_cell(const std::string& cell, const std::string& where) {
   if (cell.empty() || *end != '\0') throw IoError(where + ": '" + cell + "' is not a number");
   return value;
 }
+
+std::vector<std::string> split(const std::string& line) {
+  std::vector<std::string> cells;
+  std::stringstream row(line);
+  for (std::string cell; std::getline(row, cell, ',');) cells.push_back(cell);
+  return cells;
+}
+
 }  // namespace
 
 void write_metrics_csv(const std::filesystem::path& path, const std::vector<EpochStats>& epochs) {
   std::string text = std::string(kHeader) + "\n";
   for (const EpochStats& e : epochs) {
-    text += fmt::format("{},{:.9g},{:.9g},{:.6g},{:.6g}\n", e.epoch, e.train_loss, e.val_loss, e.seconds,
-                        e.samples_per_second);
+    text += fmt::format("{},{:.9g},{:.9g},{:.6g},{:.6g},{}\n", e.epoch, e.train_loss, e.val_loss, e.seconds,
+                        e.samples_per_second, e.complete ? 1 : 0);
   }
   data::AtomicFile file(path);
   file.write(text);
@@ -39,8 +51,18 @@ std::vector<EpochStats> read_metrics_csv(const std::filesystem::path& path) {
   if (!std::filesystem::is_regular_file(path)) throw IoError(name + ": no such file");
   std::ifstream in(path);
   std::string line;
-  if (!std::getline(in, line) || line.rfind(kHeader, 0) != 0) {
-    throw IoError(name + ":1: not a cuae metrics file (expected the header " + kHeader + ")");
+  std::getline(in, line);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  const std::vector<std::string> header = split(line);
+  const auto column = [&](const char* wanted) {
+    const auto it = std::find(header.begin(), header.end(), wanted);
+    return it == header.end() ? -1 : static_cast<int>(it - header.begin());
+  };
+  const int epoch = column("epoch"), train = column("train_loss"), val = column("val_loss");
+  const int seconds = column("seconds"), rate = column("samples_per_s"), complete = column("complete");
+  if (epoch < 0 || train < 0 || val < 0) {
+    throw IoError(name + ":1: not a cuae metrics file (expected a header with epoch,train_loss,val_loss, as " +
+                  kHeader + ")");
   }
   std::vector<EpochStats> epochs;
   int line_number = 1;
@@ -49,20 +71,33 @@ std::vector<EpochStats> read_metrics_csv(const std::filesystem::path& path) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty()) continue;
     const std::string where = name + ":" + std::to_string(line_number);
-    std::vector<std::string> cells;
-    std::stringstream row(line);
-    for (std::string cell; std::getline(row, cell, ',');) cells.push_back(cell);
-    if (cells.size() != 5) throw IoError(where + ": expected 5 columns, found " + std::to_string(cells.size()));
+    const std::vector<std::string> cells = split(line);
+    if (cells.size() != header.size()) {
+      throw IoError(where + ": expected " + std::to_string(header.size()) + " columns, found " +
+                    std::to_string(cells.size()));
+    }
+    const auto cell = [&](int i) { return i < 0 ? 0.0 : parse_cell(cells[static_cast<size_t>(i)], where); };
     EpochStats e;
-    e.epoch = static_cast<int>(parse_cell(cells[0], where));
-    e.train_loss = parse_cell(cells[1], where);
-    e.val_loss = parse_cell(cells[2], where);
-    e.seconds = parse_cell(cells[3], where);
-    e.samples_per_second = parse_cell(cells[4], where);
+    e.epoch = static_cast<int>(cell(epoch));
+    e.train_loss = cell(train);
+    e.val_loss = cell(val);
+    e.seconds = cell(seconds);
+    e.samples_per_second = cell(rate);
+    e.complete = complete < 0 || cell(complete) != 0;
     epochs.push_back(e);
   }
   if (epochs.empty()) throw IoError(name + ": metrics file has no epochs");
   return epochs;
+}
+
+std::vector<EpochStats> metrics_before(const std::filesystem::path& path, int64_t epochs_completed) {
+  if (!std::filesystem::exists(path)) return {};
+  std::vector<EpochStats> kept;
+  for (const EpochStats& e : read_metrics_csv(path)) {
+    // Finished epochs the checkpoint holds, and the part of the epoch it was interrupted in.
+    if (e.epoch <= epochs_completed || (!e.complete && e.epoch == epochs_completed + 1)) kept.push_back(e);
+  }
+  return kept;
 }
 
 }  // namespace cuae::cli

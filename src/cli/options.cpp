@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "cli/commands.h"
 #include "cuae/error.h"
 
 namespace cuae::cli {
@@ -54,11 +55,11 @@ std::vector<int64_t> parse_layers(const std::string& text) {
       end = 0;
     }
     if (end == 0 || end != item.size() || value <= 0) {
-      throw Error("--layers " + text + ": '" + item + "' is not a positive integer");
+      throw UsageError("--layers " + text + ": '" + item + "' is not a positive integer");
     }
     layers.push_back(value);
   }
-  if (layers.size() < 2) throw Error("--layers " + text + ": give at least the input and code widths, e.g. 784,64");
+  if (layers.size() < 2) throw UsageError("--layers " + text + ": give at least the input and code widths, e.g. 784,64");
   return layers;
 }
 
@@ -66,9 +67,11 @@ Device resolve_device(std::string_view spec, std::string_view command) {
   if (spec != "auto") return Device::parse(spec);
   const CudaStatus status = cuda_status();
   if (status.usable) return Device::cuda(0);
-  if (status.built) {
+  static bool said = false;  // one notice per process, whichever command resolves first
+  if (status.built && !said) {
     std::fprintf(stderr, "cuae %.*s: CUDA unusable (%s); using the CPU\n", static_cast<int>(command.size()),
                  command.data(), status.reason.c_str());
+    said = true;
   }
   return Device::cpu();
 }

@@ -56,6 +56,7 @@ void draw_series(Image& image, const Axes& axes, const std::vector<EpochStats>& 
   bool have_previous = false;
   double px = 0, py = 0;
   for (const EpochStats& e : epochs) {
+    if (!e.complete) continue;  // an interrupted epoch's partial row; its resumed run adds the finished one
     const double loss = val ? e.val_loss : e.train_loss;
     if (!std::isfinite(loss)) {
       have_previous = false;

@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -98,10 +99,48 @@ RunConfig effective_run(const TrainCommand& c) {
     run.merge_patch(json::parse(text));
   }
   c.flags->apply(run);
-  RunConfig effective = run_config_from_json(run.dump(), "from the command line");
+  RunConfig effective;
+  try {
+    effective = run_config_from_json(run.dump(), "from the command line");
+  } catch (const Error& e) {
+    // A value the grammar refuses, given by a flag: a usage error naming the flag.
+    const std::string message = e.what();
+    for (const TrainFlags::Given& g : c.flags->given()) {
+      std::string key = g.pointer.substr(1);
+      std::replace(key.begin(), key.end(), '/', '.');
+      // "config <source>: <key>: <why>" or "config <source>: <key> must be ..."
+      const size_t at = message.find(": " + key);
+      const size_t after = at + 2 + key.size();
+      if (at != std::string::npos && after < message.size() && (message[after] == ':' || message[after] == ' ')) {
+        throw UsageError(g.flag + " " + g.value + ": " + message.substr(at + 2));
+      }
+    }
+    throw;
+  }
   if (!c.resume.empty()) refuse_changed_model(c, saved, run);
   if (effective.validation.empty() && effective.data == "fashion-mnist") effective.validation = "fashion-mnist:test";
   return effective;
+}
+
+// Options that only the CUDA backend reads: an error when the CPU was asked for, a note when `auto`
+// fell back to it (the same command then runs on both kinds of machine). Named by their flag, or by
+// their key when they came from --config or a resumed checkpoint.
+void refuse_cuda_options_on_the_cpu(const TrainCommand& c, const RunConfig& run, Device device) {
+  if (device.kind != DeviceKind::cpu) return;
+  const RunConfig defaults;
+  const json asked = json::parse(to_json(run))["backend"], plain = json::parse(to_json(defaults))["backend"];
+  for (const auto& [key, value] : asked.items()) {
+    if (key == "cpu_threads" || value == plain[key]) continue;
+    std::string what = "backend." + key + " " + value.dump();
+    for (const TrainFlags::Given& g : c.flags->given()) {
+      if (g.pointer == "/backend/" + key) what = g.flag + (g.value.empty() ? "" : " " + g.value);
+    }
+    if (run.device != "auto") {
+      throw UsageError(what + " applies to the CUDA backend only, and this run is on the CPU (--device " + run.device +
+                       ")");
+    }
+    std::fprintf(stderr, "cuae train: note: %s has no effect on the CPU backend\n", what.c_str());
+  }
 }
 
 CheckpointPolicy checkpoint_policy(const RunConfig& run) {
@@ -114,7 +153,7 @@ CheckpointPolicy checkpoint_policy(const RunConfig& run) {
 
 Model build_model(const TrainCommand& c, const RunConfig& run, Device device) {
   if (!c.resume.empty()) {
-    if (!run.init_from.empty()) throw Error("--resume and --init exclude each other: --resume already holds the weights");
+    if (!run.init_from.empty()) throw UsageError("--resume and --init exclude each other: --resume already holds the weights");
     Model model = Model::load(c.resume, device, run.backend);
     if (model.epochs_completed() >= run.fit.epochs) {
       throw Error("--resume " + c.resume + ": the checkpoint already completed " +
@@ -141,13 +180,18 @@ void run_train(const TrainCommand& c) {
     std::printf("%s\n", to_json(run, 2).c_str());
     return;
   }
-  if (run.data.empty()) throw Error("--data is required (on the command line or in the --config file)");
+  if (run.data.empty()) throw UsageError("--data is required (on the command line or in the --config file)");
   check_output_path(run.out, "--out");
   if (!run.checkpoint.empty()) check_output_path(run.checkpoint, "--checkpoint", {".safetensors"});
   if (!run.metrics.empty()) check_output_path(run.metrics, "--metrics");
-  if (run.fit.epochs < 1) throw Error("--epochs must be >= 1, got " + std::to_string(run.fit.epochs));
+  if (run.fit.epochs < 1) throw UsageError("--epochs must be >= 1, got " + std::to_string(run.fit.epochs));
+  if (!run.out.ends_with(".safetensors")) {
+    std::fprintf(stderr, "cuae train: note: %s is written as safetensors (load it with safetensors.torch.load_file, "
+                 "not torch.load), whatever its name\n", run.out.c_str());
+  }
 
   const Device device = resolve_device(run.device, "train");
+  refuse_cuda_options_on_the_cpu(c, run, device);
   Model model = build_model(c, run, device);
   model.set_run_config(run);
   const ModelConfig& config = model.config();
@@ -174,7 +218,9 @@ void run_train(const TrainCommand& c) {
   fit.epochs = run.fit.epochs - static_cast<int>(model.epochs_completed());
   fit.validation = run.validation.empty() ? nullptr : &val;
   fit.progress_every = checkpointer.progress_every() > 0 ? checkpointer.progress_every() : print_every;
+  // A resumed run continues the metrics of the run it resumes.
   std::vector<EpochStats> done;
+  if (!c.resume.empty() && !run.metrics.empty()) done = metrics_before(run.metrics, model.epochs_completed());
   const auto on_event = [&](const FitEvent& event) {
     const bool print = event.kind == FitEvent::Kind::epoch_end ||
                        (print_every > 0 && event.step_in_epoch % print_every == 0);

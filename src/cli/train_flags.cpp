@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "cli/commands.h"
 #include "cli/options.h"
 #include "cuae/error.h"
 #include "cuae/run_config.h"
@@ -142,13 +143,13 @@ void TrainFlags::apply(json& run) const {
   for (const Entry& e : entries_) {
     if (e.option->count() == 0) continue;
     const std::string& v = e.value;
-    const auto invalid = [&](const std::string& why) { throw Error(std::string(e.flag) + " " + v + ": " + why); };
+    const auto invalid = [&](const std::string& why) { throw UsageError(std::string(e.flag) + " " + v + ": " + why); };
     json value;
     switch (e.kind) {
       case Kind::text: value = v; break;
       case Kind::choice:
         if (std::find(e.choices.begin(), e.choices.end(), v) == e.choices.end()) {
-          throw Error(std::string(e.flag) + " must be " + joined(e.choices, " or ") + ", got '" + v + "'");
+          throw UsageError(std::string(e.flag) + " must be " + joined(e.choices, " or ") + ", got '" + v + "'");
         }
         value = v;
         break;

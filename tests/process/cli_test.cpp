@@ -107,7 +107,7 @@ TEST_F(Cli, TrainEvalEncodeReconstructAndPlotEndToEnd) {
   EXPECT_THAT(train.err, HasSubstr("epoch 3/3"));  // one line per epoch without a terminal
   EXPECT_THAT(train.out, HasSubstr("saved m.safetensors"));
   const std::string metrics = slurp(file("m.csv"));
-  EXPECT_THAT(metrics, StartsWith("epoch,train_loss,val_loss,seconds,samples_per_s\n1,"));
+  EXPECT_THAT(metrics, StartsWith("epoch,train_loss,val_loss,seconds,samples_per_s,complete\n1,"));
   EXPECT_EQ(std::count(metrics.begin(), metrics.end(), '\n'), 4);
 
   const Result eval = run("eval --model m.safetensors --data structured:50,36,3 --device cpu");
@@ -210,6 +210,52 @@ TEST_F(Cli, PrintedConfigAndCheckpointMetadataRerunTheSameTraining) {
   nlohmann::json expected = config;
   expected["fit"]["out"] = "c.safetensors";
   EXPECT_EQ(nlohmann::json::parse(again.out), expected);
+}
+
+// Exit status 2 for a command line that cannot mean anything, 1 for errors in what it names.
+TEST_F(Cli, UsageErrorsExitWithTwoAndOtherErrorsWithOne) {
+  EXPECT_EQ(run("train --data random:5,4 --layers 4,2 --epochs x --out m.safetensors").status, 2);
+  EXPECT_EQ(run("train --data random:5,4 --layers 4,2 --loss huber --out m.safetensors").status, 2);
+  EXPECT_EQ(run("train --data random:5,4 --layers 4,2 --lr -1 --out m.safetensors").status, 2);
+  EXPECT_THAT(run("train --data random:5,4 --layers 4,2 --lr -1 --out m.safetensors").err, HasSubstr("--lr -1"));
+  EXPECT_EQ(run("train --data random:5,4 --layers 4,2 --no-such-flag --out m.safetensors").status, 2);
+  EXPECT_EQ(run("train --data absent.npy --layers 4,2 --out m.safetensors").status, 1);
+  EXPECT_THAT(run("--help").out, HasSubstr("Exit status: 0 on success; 1 for an error"));
+}
+
+TEST_F(Cli, VersionNamesTheBackendsBuilt) {
+  const Result r = run("--version");
+  ASSERT_EQ(r.status, 0);
+  EXPECT_THAT(r.out, AllOf(StartsWith("cuae "), HasSubstr("backends: cpu")));
+}
+
+// CUDA-only options are refused on an explicit CPU run rather than silently ignored; a checkpoint
+// named .pt is written as safetensors all the same, which the run says.
+TEST_F(Cli, CudaOptionsOnTheCpuAreRefusedAndAPtNameIsNoted) {
+  EXPECT_THAT(expect_failure(std::string(kSmallTrain) + "--forward cudnn --out m.safetensors", "train"),
+              AllOf(HasSubstr("--forward cudnn"), HasSubstr("CUDA backend only")));
+  const Result r = run(std::string(kSmallTrain) + "--out m.pt");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("m.pt is written as safetensors"));
+  EXPECT_EQ(Model::load(file("m.pt")).config().layers, (std::vector<int64_t>{36, 5}));
+}
+
+// The PNG's size from its IHDR chunk: the grid is `columns` wide and two tile rows per row of images.
+std::pair<uint32_t, uint32_t> png_size(const std::string& png) {
+  const auto be32 = [&](size_t at) {
+    return (uint32_t(uint8_t(png[at])) << 24) | (uint32_t(uint8_t(png[at + 1])) << 16) |
+           (uint32_t(uint8_t(png[at + 2])) << 8) | uint32_t(uint8_t(png[at + 3]));
+  };
+  return {be32(16), be32(20)};
+}
+
+TEST_F(Cli, ReconstructionGridHasRowsOfColumnsEachAboveItsReconstructions) {
+  ASSERT_EQ(run(std::string(kSmallTrain) + "--out m.safetensors").status, 0);
+  ASSERT_EQ(run("reconstruct --model m.safetensors --data structured:50,36,3 --out g.png --count 11 --columns 4 "
+                "--scale 5").status, 0);
+  // 6x6 images at scale 5 are 30-pixel tiles with 2-pixel gaps; 11 images in rows of 4 are 3 rows,
+  // each an original row and a reconstruction row (2 tiles + a gap) plus 8 pixels between rows.
+  EXPECT_EQ(png_size(slurp(file("g.png"))), (std::pair<uint32_t, uint32_t>{4 * 32 + 2, 3 * (2 * 30 + 2 + 8) + 2}));
 }
 
 TEST_F(Cli, InfoNamesVersionBackendsBlasAndThreads) {

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -123,6 +124,36 @@ class TrainProcess : public ::testing::Test {
 TEST_F(TrainProcess, SigintFinishesTheStepSavesACheckpointAndExits130) { interrupt_and_check(SIGINT, 130); }
 
 TEST_F(TrainProcess, SigtermFinishesTheStepSavesACheckpointAndExits143) { interrupt_and_check(SIGTERM, 143); }
+
+// A resumed run continues the metrics file of the run it resumes: the interrupted epoch's row stays,
+// marked partial (complete = 0), and the epochs go on being numbered from there.
+TEST_F(TrainProcess, ResumingAppendsToTheMetricsAndMarksTheInterruptedEpochPartial) {
+  const std::string ckpt = path("ckpt.safetensors"), metrics = path("m.csv");
+  std::vector<std::string> args = long_run(ckpt);
+  args.insert(args.end(), {"--metrics", metrics});
+  const pid_t pid = spawn(args);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!fs::exists(ckpt) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_TRUE(fs::exists(ckpt)) << err();
+  ASSERT_EQ(::kill(pid, SIGINT), 0);
+  ASSERT_EQ(wait_for(pid), 130) << err();
+  ASSERT_EQ(Model::load(ckpt).epochs_completed(), 0) << "the signal must land inside the first epoch";
+  EXPECT_THAT(slurp(metrics), HasSubstr(",0\n"));
+
+  ASSERT_EQ(run({"--resume", ckpt, "--epochs", "2", "--metrics", metrics, "--out", path("final.safetensors")}), 0)
+      << err();
+  EXPECT_THAT(err(), AllOf(HasSubstr("epoch 1/2"), HasSubstr("epoch 2/2")));
+  std::vector<std::string> rows;
+  std::stringstream lines(slurp(metrics));
+  for (std::string line; std::getline(lines, line);) rows.push_back(line);
+  ASSERT_EQ(rows.size(), 4u) << slurp(metrics);
+  EXPECT_EQ(rows[0], "epoch,train_loss,val_loss,seconds,samples_per_s,complete");
+  EXPECT_THAT(rows[1], AllOf(::testing::StartsWith("1,"), ::testing::EndsWith(",0")));
+  EXPECT_THAT(rows[2], AllOf(::testing::StartsWith("1,"), ::testing::EndsWith(",1")));
+  EXPECT_THAT(rows[3], AllOf(::testing::StartsWith("2,"), ::testing::EndsWith(",1")));
+}
 
 TEST_F(TrainProcess, ResumingFromAMidEpochCheckpointIsBitIdenticalToTheUninterruptedRun) {
   // 211 rows in batches of 16: 14 steps per epoch; checkpoints every 9 steps land mid-epoch, the
