@@ -2,7 +2,8 @@
 //
 // The network is dims = layers ++ reverse(layers[0 .. n-2]); dense layer l maps dims[l] -> dims[l+1].
 // Layer l's weight is [out, in] row-major (PyTorch nn.Linear), followed by its bias [out]. Layers are
-// stored in order, so the flat buffer is W0 b0 W1 b1 ... Each tensor starts on a multiple of 4 floats
+// stored in order, so the flat buffer is W0 b0 W1 b1 ... With tied weights a decoder layer stores
+// only its bias and reads its mirror encoder layer's weight, transposed. Each tensor starts on a multiple of 4 floats
 // (16 bytes) so vector loads are always aligned; the padding floats are zero and never trained.
 #pragma once
 
@@ -21,6 +22,10 @@ struct LayerLayout {
   Activation activation = Activation::relu;
   int64_t weight_offset = 0;  // in floats, into the flat buffer
   int64_t bias_offset = 0;
+  // Tied weights: this decoder layer uses encoder layer `tied_to`'s weight, stored [in, out] (its
+  // mirror's [out, in]), so Z = A·W_encoder; -1 for a layer with its own weight.
+  int tied_to = -1;
+  bool tied() const { return tied_to >= 0; }
 };
 
 struct ParameterLayout {

@@ -60,6 +60,8 @@ class Model {
   // saved in checkpoints. During fit they are current whenever a callback runs.
   int64_t epochs_completed() const;
   int64_t samples_into_epoch() const;
+  // All of it: the position and the memory of schedules and early stopping (cuae/fit.h).
+  const TrainingState& training_state() const;
 
   // The run this model belongs to, as its checkpoints store it: config(), the device and backend
   // options, the fit options of the last fit, and whatever the caller recorded with

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cuae/activation.h"
+#include "cuae/regularization.h"
 
 namespace cuae {
 
@@ -59,6 +60,11 @@ struct ModelConfig {
   OptimizerConfig optimizer;
   Init init = Init::glorot_uniform;
   uint64_t seed = 0;
+  // Tied weights: decoder layer i uses the transposed weight of its mirror encoder layer (and its own
+  // bias), halving the weights. Checkpoints then hold no decoder.{i}.weight (docs/REGULARISATION.md
+  // shows the nn.Linear mapping).
+  bool tied_weights = false;
+  Regularization regularization;
 
   // Throws cuae::Error naming the first invalid field.
   void validate() const;

@@ -10,6 +10,7 @@
 // built, sorted or copied. Cost: ~4 rounds x (1 + expected walks < 2) multiply-hash steps per row.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 #include "kernels/common/portable.cuh"
@@ -57,6 +58,26 @@ CUAE_HOST_DEVICE inline float uniform_at(uint64_t seed, uint64_t stream, uint64_
   float four[4];
   uniform4(seed, stream, i >> 2, four);
   return four[i & 3];
+}
+
+// The random draws of training steps: input corruption, dropout masks, a VAE's ε. Stream
+// (purpose, step, layer) of the model's seed holds the draws of one optimizer step t (1-based) for one
+// layer, so every draw is keyed by (seed, step, element): runs reproduce, resume exactly, and every
+// backend draws the same numbers. The purpose in the top byte keeps these streams apart from the
+// initial weights' (2l and 2l + 1).
+enum class DrawPurpose : uint32_t { input_noise = 1, dropout = 2, latent = 3 };
+
+CUAE_HOST_DEVICE inline uint64_t draw_stream(DrawPurpose purpose, int64_t step, int layer) {
+  return (static_cast<uint64_t>(purpose) << 56) | (static_cast<uint64_t>(layer & 0xff) << 48) |
+         (static_cast<uint64_t>(step) & ((uint64_t{1} << 48) - 1));
+}
+
+// Element i of the standard normal stream (seed, stream): Box–Muller on uniforms 2i and 2i + 1, in
+// double (so host and device agree to the last float bit wherever their double log, sqrt and cos do).
+CUAE_HOST_DEVICE inline float normal_at(uint64_t seed, uint64_t stream, uint64_t i) {
+  const double u1 = 1.0 - static_cast<double>(uniform_at(seed, stream, 2 * i));  // (0, 1]: log is finite
+  const double u2 = static_cast<double>(uniform_at(seed, stream, 2 * i + 1));
+  return static_cast<float>(sqrt(-2.0 * log(u1)) * cos(6.283185307179586477 * u2));
 }
 
 CUAE_HOST_DEVICE inline uint32_t feistel_round(uint32_t half, uint32_t key, uint32_t round) {

@@ -14,6 +14,7 @@
 
 #include "cuae/backend_options.h"
 #include "cuae/error.h"
+#include "cuae/fit.h"
 #include "cuae/model_config.h"
 
 namespace cuae::config_json {
@@ -34,6 +35,8 @@ inline void parse_value(const std::string& s, Activation& out) { out = parse_act
 inline void parse_value(const std::string& s, Loss& out) { out = parse_loss(s); }
 inline void parse_value(const std::string& s, Init& out) { out = parse_init(s); }
 inline void parse_value(const std::string& s, OptimizerKind& out) { out = parse_optimizer(s); }
+inline void parse_value(const std::string& s, Noise& out) { out = parse_noise(s); }
+inline void parse_value(const std::string& s, LrSchedule& out) { out = parse_lr_schedule(s); }
 void parse_value(const std::string& s, BackendOptions::Forward& out);  // run_config.cpp
 
 // Reads one JSON object's known keys into typed fields; any other key is an error naming it and the
@@ -84,9 +87,9 @@ class ObjectReader {
  private:
   template <typename T>
   void read_value(const std::string& field, const json& v, T& out) const {
-    if constexpr (std::is_same_v<T, float>) {
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
       if (!v.is_number()) fail(field, "must be a number");
-      out = static_cast<float>(v.get<double>());
+      out = static_cast<T>(v.get<double>());
     } else if constexpr (std::is_same_v<T, bool>) {
       if (!v.is_boolean()) fail(field, "must be true or false");
       out = v.get<bool>();
@@ -104,6 +107,13 @@ class ObjectReader {
     } else if constexpr (std::is_same_v<T, std::string>) {
       if (!v.is_string()) fail(field, "must be a string");
       out = v.get<std::string>();
+    } else if constexpr (std::is_same_v<T, std::vector<float>>) {
+      if (!v.is_array()) fail(field, "must be an array of numbers");
+      out.clear();
+      for (const auto& element : v) {
+        if (!element.is_number()) fail(field, "must be an array of numbers, got " + element.dump());
+        out.push_back(static_cast<float>(element.get<double>()));
+      }
     } else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
       if (!v.is_array()) fail(field, "must be an array of integers");
       out.clear();

@@ -33,11 +33,17 @@ ParameterLayout make_layout(const ModelConfig& config) {
     layer.in = dims[l];
     layer.out = dims[l + 1];
     layer.activation = l + 1 == layer_count ? config.output_activation : config.hidden_activation;
-    layer.weight_offset = offset;
-    offset = align_up(offset + layer.in * layer.out);
+    if (config.tied_weights && !encoder) {
+      layer.tied_to = static_cast<int>(layer_count - 1 - l);  // the mirror: in and out swapped
+      layer.weight_offset = layout.layers[static_cast<size_t>(layer.tied_to)].weight_offset;
+    } else {
+      layer.weight_offset = offset;
+      offset = align_up(offset + layer.in * layer.out);
+      layout.parameter_count += layer.in * layer.out;
+    }
     layer.bias_offset = offset;
     offset = align_up(offset + layer.out);
-    layout.parameter_count += layer.in * layer.out + layer.out;
+    layout.parameter_count += layer.out;
     layout.layers.push_back(std::move(layer));
   }
   layout.total_floats = offset;

@@ -4,6 +4,7 @@
 #include "cuae/model.h"
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <string>
 #include <utility>
@@ -61,7 +62,7 @@ Dataset borrow(MatrixView view, const char* what) {
 struct Model::Impl {
   ReadyBackend engine;
   Device device;
-  TrainingPosition position;
+  TrainingState state;
   RunConfig run;
 
   Backend& backend() const { return *engine.backend; }
@@ -117,8 +118,9 @@ Device Model::device() const { return impl_->device; }
 int64_t Model::input_dim() const { return layout().input_dim(); }
 int64_t Model::code_dim() const { return layout().code_dim(); }
 int64_t Model::step() const { return impl_->backend().step(); }
-int64_t Model::epochs_completed() const { return impl_->position.epochs_completed; }
-int64_t Model::samples_into_epoch() const { return impl_->position.samples_into_epoch; }
+int64_t Model::epochs_completed() const { return impl_->state.epochs_completed; }
+int64_t Model::samples_into_epoch() const { return impl_->state.samples_into_epoch; }
+const TrainingState& Model::training_state() const { return impl_->state; }
 const RunConfig& Model::run_config() const { return impl_->run; }
 
 void Model::set_run_config(const RunConfig& run) {
@@ -135,23 +137,36 @@ float Model::train_step(MatrixView batch) {
 History Model::fit(const Dataset& train, const FitOptions& options, const FitCallback& callback) {
   check_data_set("fit", "training set", train, input_dim());
   if (train.rows() == 0) throw ShapeError("fit: training set " + train.name() + " has 0 rows");
-  check_positive("fit", "batch size", options.batch_size);
-  if (options.epochs < 0) throw Error("fit: epochs must be >= 0, got " + std::to_string(options.epochs));
-  check_positive("fit", "eval batch size", options.eval_batch_size);
-  if (options.progress_every < 0) {
-    throw Error("fit: progress_every must be >= 0, got " + std::to_string(options.progress_every));
+  check_fit_options(options);
+  // Keras validation_split: the last rows, before any shuffling, unless a validation set is given.
+  Dataset training = train, held_out;
+  FitOptions fitting = options;
+  if (!options.validation && options.validation_split > 0) {
+    const auto keep = static_cast<int64_t>(std::llround(static_cast<double>(train.rows()) * (1 - options.validation_split)));
+    if (keep < 1 || keep >= train.rows()) {
+      throw ShapeError("fit: validation_split " + std::to_string(options.validation_split) + " of " + train.name() +
+                       " (" + std::to_string(train.rows()) + " rows) leaves no training or no validation rows");
+    }
+    training = train.slice(0, keep);
+    held_out = train.slice(keep, train.rows() - keep);
+    fitting.validation = &held_out;
   }
-  if (options.validation) {
-    check_data_set("fit", "validation set", *options.validation, input_dim());
-    if (options.validation->rows() == 0) {
-      throw ShapeError("fit: validation set " + options.validation->name() + " has 0 rows");
+  if (fitting.validation) {
+    check_data_set("fit", "validation set", *fitting.validation, input_dim());
+    if (fitting.validation->rows() == 0) {
+      throw ShapeError("fit: validation set " + fitting.validation->name() + " has 0 rows");
     }
   }
-  const TrainingPosition& at = impl_->position;
-  if (at.samples_into_epoch % options.batch_size != 0 || at.samples_into_epoch >= train.rows()) {
+  const bool watches = options.early_stopping.patience > 0 || options.lr_schedule.kind == LrSchedule::Kind::plateau;
+  if (watches && options.early_stopping.monitor_validation && !fitting.validation) {
+    throw Error("fit: early stopping and plateau schedules monitor val_loss, but there is no validation set; give "
+                "one (or a validation_split), or monitor loss");
+  }
+  const TrainingState& at = impl_->state;
+  if (at.samples_into_epoch % options.batch_size != 0 || at.samples_into_epoch >= training.rows()) {
     throw Error("fit: the model stopped " + std::to_string(at.samples_into_epoch) + " rows into epoch " +
                 std::to_string(at.epochs_completed + 1) + ", which is not a whole number of batches of batch size " +
-                std::to_string(options.batch_size) + " within " + train.name() + " (" + std::to_string(train.rows()) +
+                std::to_string(options.batch_size) + " within " + training.name() + " (" + std::to_string(training.rows()) +
                 " rows); resume with the batch size and data it was trained with");
   }
   RunConfig& run = impl_->run;
@@ -159,9 +174,12 @@ History Model::fit(const Dataset& train, const FitOptions& options, const FitCal
   run.fit.batch_size = options.batch_size;
   run.fit.shuffle = options.shuffle;
   run.fit.eval_batch_size = options.eval_batch_size;
-  Trainer trainer(impl_->backend(), config().seed, impl_->position,
+  run.fit.validation_split = options.validation_split;
+  run.fit.lr_schedule = options.lr_schedule;
+  run.fit.early_stopping = options.early_stopping;
+  Trainer trainer(impl_->backend(), config(), layout().total_floats, impl_->state,
                   [this](const Dataset& data, int64_t batch_size) { return impl_->mean_loss(data, batch_size); });
-  return trainer.fit(train, options, callback);
+  return trainer.fit(training, fitting, callback);
 }
 
 double Model::evaluate(const Dataset& data, int64_t batch_size) {
@@ -224,8 +242,7 @@ void Model::set_optimizer_state(const OptimizerState& state) {
 }
 
 void Model::save(const std::filesystem::path& path) const {
-  write_checkpoint(path, impl_->run, layout(), parameters(), optimizer_state(), impl_->position.epochs_completed,
-                   impl_->position.samples_into_epoch);
+  write_checkpoint(path, impl_->run, layout(), parameters(), optimizer_state(), impl_->state);
 }
 
 Model Model::load(const std::filesystem::path& path, Device device, BackendOptions options) {
@@ -234,7 +251,7 @@ Model Model::load(const std::filesystem::path& path, Device device, BackendOptio
   model.set_run_config(checkpoint.run);  // the run it came from, as recorded
   model.set_parameters(checkpoint.parameters);
   if (checkpoint.has_optimizer_state) model.set_optimizer_state(checkpoint.optimizer);
-  model.impl_->position = {checkpoint.epochs, checkpoint.samples_in_epoch};
+  model.impl_->state = std::move(checkpoint.state);
   return model;
 }
 

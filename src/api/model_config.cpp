@@ -75,6 +75,35 @@ void ModelConfig::validate() const {
           "optimizer.weight_decay must be >= 0, got " + number(o.weight_decay));
   require(std::isfinite(o.global_clipnorm) && o.global_clipnorm >= 0,
           "optimizer.global_clipnorm must be >= 0 (0 = off), got " + number(o.global_clipnorm));
+
+  const Regularization& r = regularization;
+  const auto probability = [](float p) { return p >= 0 && p <= 1; };
+  switch (r.noise.kind) {
+    case Noise::Kind::none: break;
+    case Noise::Kind::gaussian:
+      require(std::isfinite(r.noise.amount) && r.noise.amount >= 0,
+              "noise gaussian:SIGMA needs SIGMA >= 0, got " + number(r.noise.amount));
+      break;
+    case Noise::Kind::mask:
+    case Noise::Kind::salt_pepper:
+      require(probability(r.noise.amount), "noise " + to_string(r.noise) + " needs a probability in [0, 1]");
+      break;
+  }
+  // Layers: 2·(widths − 1); every one but the output layer is hidden.
+  const size_t hidden = 2 * (layers.size() - 1) - 1;
+  require(r.dropout.size() <= 1 || r.dropout.size() == hidden,
+          "dropout needs one rate or one per hidden layer (" + std::to_string(hidden) + "), got " +
+              std::to_string(r.dropout.size()));
+  for (const float rate : r.dropout) require(rate >= 0 && rate < 1, "dropout rates must be in [0, 1), got " + number(rate));
+  require(std::isfinite(r.l1_activity) && r.l1_activity >= 0, "l1_activity must be >= 0, got " + number(r.l1_activity));
+  require(std::isfinite(r.kl_beta) && r.kl_beta >= 0, "kl_sparsity BETA must be >= 0, got " + number(r.kl_beta));
+  if (r.kl_beta > 0) {
+    require(r.kl_rho > 0 && r.kl_rho < 1, "kl_sparsity RHO must be in (0, 1), got " + number(r.kl_rho));
+    require(hidden_activation == Activation::sigmoid,
+            "kl_sparsity needs a sigmoid code (hidden_activation sigmoid), got " +
+                std::string(to_string(hidden_activation)));
+  }
+  require(std::isfinite(r.l2) && r.l2 >= 0, "l2 must be >= 0, got " + number(r.l2));
 }
 
 std::string_view to_string(Activation a) { return name_of(kActivationNames, a); }
@@ -90,6 +119,8 @@ namespace config_json {
 
 json model_to_json(const ModelConfig& c) {
   const OptimizerConfig& o = c.optimizer;
+  json dropout = json::array();
+  for (const float rate : c.regularization.dropout) dropout.push_back(json_float(rate));
   return {
       {"layers", c.layers},
       {"hidden_activation", to_string(c.hidden_activation)},
@@ -108,6 +139,12 @@ json model_to_json(const ModelConfig& c) {
         {"global_clipnorm", json_float(o.global_clipnorm)}}},
       {"init", to_string(c.init)},
       {"seed", c.seed},
+      {"tied", c.tied_weights},
+      {"noise", to_string(c.regularization.noise)},
+      {"dropout", dropout},
+      {"l1_activity", json_float(c.regularization.l1_activity)},
+      {"kl_sparsity", kl_sparsity_spec(c.regularization)},
+      {"l2", json_float(c.regularization.l2)},
   };
 }
 
@@ -119,6 +156,18 @@ void read_model(ObjectReader& top, ModelConfig& c) {
   top.read("loss", c.loss);
   top.read("init", c.init);
   top.read("seed", c.seed);
+  top.read("tied", c.tied_weights);
+  top.read("noise", c.regularization.noise);
+  top.read("dropout", c.regularization.dropout);
+  top.read("l1_activity", c.regularization.l1_activity);
+  std::string kl = kl_sparsity_spec(c.regularization);
+  top.read("kl_sparsity", kl);
+  try {
+    parse_kl_sparsity(kl, c.regularization);
+  } catch (const Error& e) {
+    top.fail("kl_sparsity", std::string(e.what()).substr(sizeof "config: " - 1));
+  }
+  top.read("l2", c.regularization.l2);
   ObjectReader opt(top.child("optimizer"), "optimizer", top.source());
   opt.read("kind", c.optimizer.kind);
   opt.read("lr", c.optimizer.lr);

@@ -52,6 +52,12 @@ std::string to_json(const RunConfig& run, int indent) {
       {"batch_size", f.batch_size},
       {"shuffle", f.shuffle},
       {"eval_batch_size", f.eval_batch_size},
+      {"validation_split", f.validation_split},
+      {"early_stopping", f.early_stopping.patience},
+      {"min_delta", f.early_stopping.min_delta},
+      {"monitor", f.early_stopping.monitor_validation ? "val_loss" : "loss"},
+      {"restore_best", f.early_stopping.restore_best},
+      {"lr_schedule", to_string(f.lr_schedule)},
       {"load", {{"raw_cols", load.raw_cols}, {"csv_header", load.csv_header}, {"drop_non_finite", load.drop_non_finite}}},
       {"out", run.out},
       {"metrics", run.metrics},
@@ -86,6 +92,15 @@ RunConfig run_config_from_json(std::string_view text, std::string_view source_na
   fit.read("batch_size", run.fit.batch_size);
   fit.read("shuffle", run.fit.shuffle);
   fit.read("eval_batch_size", run.fit.eval_batch_size);
+  fit.read("validation_split", run.fit.validation_split);
+  fit.read("early_stopping", run.fit.early_stopping.patience);
+  fit.read("min_delta", run.fit.early_stopping.min_delta);
+  std::string monitor = run.fit.early_stopping.monitor_validation ? "val_loss" : "loss";
+  fit.read("monitor", monitor);
+  if (monitor != "val_loss" && monitor != "loss") fit.fail("fit.monitor", "must be val_loss or loss, got '" + monitor + "'");
+  run.fit.early_stopping.monitor_validation = monitor == "val_loss";
+  fit.read("restore_best", run.fit.early_stopping.restore_best);
+  fit.read("lr_schedule", run.fit.lr_schedule);
   ObjectReader load(fit.child("load"), "fit.load", source_name);
   load.read("raw_cols", run.load.raw_cols);
   load.read("csv_header", run.load.csv_header);
@@ -112,10 +127,10 @@ RunConfig run_config_from_json(std::string_view text, std::string_view source_na
   top.reject_unknown();
 
   const auto invalid = [&](const std::string& field, const std::string& why) { top.fail(field, why); };
-  if (run.fit.epochs < 0) invalid("fit.epochs", "must be >= 0, got " + std::to_string(run.fit.epochs));
-  if (run.fit.batch_size < 1) invalid("fit.batch_size", "must be >= 1, got " + std::to_string(run.fit.batch_size));
-  if (run.fit.eval_batch_size < 1) {
-    invalid("fit.eval_batch_size", "must be >= 1, got " + std::to_string(run.fit.eval_batch_size));
+  try {
+    check_fit_options(run.fit);
+  } catch (const Error& e) {
+    throw Error("config " + std::string(source_name) + ": " + e.what());
   }
   if (run.load.raw_cols < 0) invalid("fit.load.raw_cols", "must be >= 0, got " + std::to_string(run.load.raw_cols));
   if (run.checkpoint_every < 0) {

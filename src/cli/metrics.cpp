@@ -17,7 +17,8 @@ namespace {
 
 // The columns in the order they are written. Readers go by the header's names, so a file written
 // before a column existed still reads (a missing `complete` means every epoch finished).
-constexpr const char* kHeader = "epoch,train_loss,val_loss,seconds,samples_per_s,complete";
+constexpr const char* kHeader =
+    "epoch,train_loss,val_loss,seconds,samples_per_s,lr,recon_loss,l1_activity,kl_sparsity,l2,kl,complete";
 
 double parse_cell(const std::string& cell, const std::string& where) {
   char* end = nullptr;
@@ -38,8 +39,10 @@ std::vector<std::string> split(const std::string& line) {
 void write_metrics_csv(const std::filesystem::path& path, const std::vector<EpochStats>& epochs) {
   std::string text = std::string(kHeader) + "\n";
   for (const EpochStats& e : epochs) {
-    text += fmt::format("{},{:.9g},{:.9g},{:.6g},{:.6g},{}\n", e.epoch, e.train_loss, e.val_loss, e.seconds,
-                        e.samples_per_second, e.complete ? 1 : 0);
+    const LossTerms& t = e.terms;
+    text += fmt::format("{},{:.9g},{:.9g},{:.6g},{:.6g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{}\n", e.epoch,
+                        e.train_loss, e.val_loss, e.seconds, e.samples_per_second, e.learning_rate, t.reconstruction,
+                        t.l1_activity, t.kl_sparsity, t.l2, t.latent_kl, e.complete ? 1 : 0);
   }
   data::AtomicFile file(path);
   file.write(text);
@@ -60,6 +63,8 @@ std::vector<EpochStats> read_metrics_csv(const std::filesystem::path& path) {
   };
   const int epoch = column("epoch"), train = column("train_loss"), val = column("val_loss");
   const int seconds = column("seconds"), rate = column("samples_per_s"), complete = column("complete");
+  const int lr = column("lr"), recon = column("recon_loss"), l1 = column("l1_activity"), kl_sparsity = column("kl_sparsity");
+  const int l2 = column("l2"), kl = column("kl");
   if (epoch < 0 || train < 0 || val < 0) {
     throw IoError(name + ":1: not a cuae metrics file (expected a header with epoch,train_loss,val_loss, as " +
                   kHeader + ")");
@@ -84,6 +89,8 @@ std::vector<EpochStats> read_metrics_csv(const std::filesystem::path& path) {
     e.seconds = cell(seconds);
     e.samples_per_second = cell(rate);
     e.complete = complete < 0 || cell(complete) != 0;
+    e.learning_rate = cell(lr);
+    e.terms = {recon < 0 ? e.train_loss : cell(recon), cell(l1), cell(kl_sparsity), cell(l2), cell(kl)};
     epochs.push_back(e);
   }
   if (epochs.empty()) throw IoError(name + ": metrics file has no epochs");

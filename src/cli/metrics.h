@@ -1,7 +1,8 @@
 // The per-epoch metrics CSV written by `cuae train --metrics` and read by `cuae plot`:
-//   epoch,train_loss,val_loss,seconds,samples_per_s,complete
-// val_loss is "nan" when there was no validation set; complete is 0 for an epoch cut short by a signal
-// (its row is kept, and the resumed run adds the epoch's finished row).
+//   epoch,train_loss,val_loss,seconds,samples_per_s,lr,recon_loss,l1_activity,kl_sparsity,l2,kl,complete
+// val_loss is "nan" when there was no validation set; lr is the rate of the epoch's last step;
+// recon_loss .. kl are the terms train_loss sums (EpochStats::terms); complete is 0 for an epoch cut
+// short by a signal (its row is kept, and the resumed run adds the epoch's finished row).
 #pragma once
 
 #include <cstdint>

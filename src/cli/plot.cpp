@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <limits>
 #include <string>
 #include <vector>
@@ -52,17 +53,22 @@ struct Axes {
   double py(double y) const { return bottom - (y - y_min) / (y_max - y_min) * (bottom - top); }
 };
 
-void draw_series(Image& image, const Axes& axes, const std::vector<EpochStats>& epochs, bool val, Rgb color) {
+using Value = double (*)(const EpochStats&);
+double train_value(const EpochStats& e) { return e.train_loss; }
+double val_value(const EpochStats& e) { return e.val_loss; }
+double lr_value(const EpochStats& e) { return e.learning_rate; }
+
+void draw_series(Image& image, const Axes& axes, const std::vector<EpochStats>& epochs, Value value, Rgb color) {
   bool have_previous = false;
   double px = 0, py = 0;
   for (const EpochStats& e : epochs) {
     if (!e.complete) continue;  // an interrupted epoch's partial row; its resumed run adds the finished one
-    const double loss = val ? e.val_loss : e.train_loss;
-    if (!std::isfinite(loss)) {
+    const double v = value(e);
+    if (!std::isfinite(v)) {
       have_previous = false;
       continue;
     }
-    const double x = axes.px(e.epoch), y = axes.py(loss);
+    const double x = axes.px(e.epoch), y = axes.py(v);
     if (have_previous) draw_line(image, px, py, x, y, color);
     image.fill_rect(static_cast<int>(x) - 3, static_cast<int>(y) - 3, 7, 7, color);
     px = x;
@@ -98,27 +104,26 @@ void draw_text(Image& image, int x, int y, const std::string& text, Rgb color, i
   }
 }
 
-Image render_loss_plot(const std::vector<EpochStats>& epochs, const std::string& title) {
-  if (epochs.empty()) throw Error("plot: no epochs to draw");
-  Image image(900, 560, kWhite);
-  Axes axes{110, 60, 870, 470, 1, 2, 0, 1};
+namespace {
 
-  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-  int last_epoch = 1;
-  bool has_val = false;
+// The finite range of `values` over the complete epochs, padded, or false when there is none.
+bool value_range(const std::vector<EpochStats>& epochs, std::initializer_list<Value> values, double& lo, double& hi) {
+  lo = std::numeric_limits<double>::infinity();
+  hi = -lo;
   for (const EpochStats& e : epochs) {
-    last_epoch = std::max(last_epoch, e.epoch);
-    for (double v : {e.train_loss, e.val_loss})
-      if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
-    has_val = has_val || std::isfinite(e.val_loss);
+    if (!e.complete) continue;
+    for (const Value value : values)
+      if (std::isfinite(value(e))) lo = std::min(lo, value(e)), hi = std::max(hi, value(e));
   }
-  if (!std::isfinite(lo)) throw Error("plot: every loss in the metrics is NaN or Inf");
+  if (!std::isfinite(lo)) return false;
   const double pad = hi > lo ? 0.08 * (hi - lo) : 0.05 * std::abs(hi) + 1e-3;
-  axes.x_max = std::max(last_epoch, 2);
-  axes.y_min = lo - pad;
-  axes.y_max = hi + pad;
+  lo -= pad;
+  hi += pad;
+  return true;
+}
 
-  // Grid and tick labels.
+// Grid, ticks, axes and the y axis title of one panel.
+void draw_frame(Image& image, const Axes& axes, const std::string& y_title, bool x_labels) {
   const double y_step = nice_step(axes.y_max - axes.y_min, 6);
   for (double y = std::ceil(axes.y_min / y_step) * y_step; y <= axes.y_max; y += y_step) {
     const int py = static_cast<int>(axes.py(y));
@@ -133,21 +138,46 @@ Image render_loss_plot(const std::vector<EpochStats>& epochs, const std::string&
     image.fill_rect(px, axes.top, 1, axes.bottom - axes.top, kGrid);
     image.fill_rect(px, axes.bottom, 1, 6, kBlack);
     const std::string label = tick_label(x, 1);
-    draw_text(image, px - text_width(label, kTextScale) / 2, axes.bottom + 12, label, kBlack, kTextScale);
+    if (x_labels) draw_text(image, px - text_width(label, kTextScale) / 2, axes.bottom + 12, label, kBlack, kTextScale);
   }
   image.fill_rect(axes.left, axes.top, 2, axes.bottom - axes.top + 1, kBlack);      // y axis
   image.fill_rect(axes.left, axes.bottom, axes.right - axes.left + 1, 2, kBlack);   // x axis
+  draw_text(image, 12, axes.top - 26, y_title, kGrey, kTextScale);
+}
 
-  // Titles.
+}  // namespace
+
+// The loss panel, and below it a learning-rate panel when the rate changed during the run.
+Image render_loss_plot(const std::vector<EpochStats>& epochs, const std::string& title) {
+  if (epochs.empty()) throw Error("plot: no epochs to draw");
+  int last_epoch = 1;
+  bool has_val = false, lr_varies = false;
+  for (const EpochStats& e : epochs) {
+    last_epoch = std::max(last_epoch, e.epoch);
+    has_val = has_val || std::isfinite(e.val_loss);
+    lr_varies = lr_varies || (e.complete && e.learning_rate != epochs.front().learning_rate);
+  }
+  const int lr_panel = lr_varies ? 220 : 0;
+  Image image(900, 560 + lr_panel, kWhite);
+  Axes axes{110, 60, 870, 470, 1, static_cast<double>(std::max(last_epoch, 2)), 0, 1};
+  if (!value_range(epochs, {train_value, val_value}, axes.y_min, axes.y_max)) {
+    throw Error("plot: every loss in the metrics is NaN or Inf");
+  }
+  draw_frame(image, axes, "loss", true);
   draw_text(image, (image.width() - text_width(title, 3)) / 2, 14, title, kBlack, 3);
-  draw_text(image, (axes.left + axes.right - text_width("epoch", kTextScale)) / 2, axes.bottom + 40, "epoch", kGrey,
+  const int x_title_y = axes.bottom + 40 + lr_panel;
+  draw_text(image, (axes.left + axes.right - text_width("epoch", kTextScale)) / 2, x_title_y, "epoch", kGrey,
             kTextScale);
-  draw_text(image, 12, axes.top - 26, "loss", kGrey, kTextScale);
+  draw_series(image, axes, epochs, train_value, kTrainColor);
+  if (has_val) draw_series(image, axes, epochs, val_value, kValColor);
+  if (lr_varies) {
+    Axes lr{axes.left, axes.bottom + 70, axes.right, axes.bottom + 70 + lr_panel - 40, axes.x_min, axes.x_max, 0, 1};
+    value_range(epochs, {lr_value}, lr.y_min, lr.y_max);
+    draw_frame(image, lr, "learning rate (last step of the epoch)", true);
+    draw_series(image, lr, epochs, lr_value, kLrColor);
+  }
 
-  draw_series(image, axes, epochs, false, kTrainColor);
-  if (has_val) draw_series(image, axes, epochs, true, kValColor);
-
-  // Legend, top right inside the plot area.
+  // Legend, top right inside the loss panel.
   const int lx = axes.right - 190, ly = axes.top + 12;
   const int rows = has_val ? 2 : 1;
   image.fill_rect(lx - 1, ly - 1, 182, 20 * rows + 14, kGrey);

@@ -1,5 +1,5 @@
 // Loss curves as an image: train and validation loss per epoch on labelled axes, with tick labels,
-// axis titles, a title and a legend. Text is drawn with stb_easy_font (a bitmap font as quads), so
+// axis titles, a title and a legend; below them the learning rate, when a schedule changed it. Text is drawn with stb_easy_font (a bitmap font as quads), so
 // no font files are needed.
 #pragma once
 
@@ -13,6 +13,7 @@ namespace cuae::cli {
 
 inline constexpr Rgb kTrainColor{31, 119, 180};  // blue
 inline constexpr Rgb kValColor{255, 127, 14};    // orange: tells apart from blue for most colour vision
+inline constexpr Rgb kLrColor{44, 160, 44};      // green
 
 Image render_loss_plot(const std::vector<EpochStats>& epochs, const std::string& title);
 

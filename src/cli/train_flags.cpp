@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdint>
+#include <sstream>
 #include <string_view>
 
 #include "cli/commands.h"
@@ -23,6 +24,7 @@ enum class Kind {
   integer,    // an integer key
   number,     // a floating-point key
   layers,     // "784,64" -> [784, 64]
+  numbers,    // "0.2,0.1" -> [0.2, 0.1]
   set_true,   // a flag that sets a boolean key to true
   set_false,  // a flag that sets a boolean key to false (--no-shuffle)
 };
@@ -47,6 +49,7 @@ const char* type_name(Kind kind) {
     case Kind::integer: return "INT";
     case Kind::number: return "FLOAT";
     case Kind::layers: return "INT,INT,...";
+    case Kind::numbers: return "FLOAT,...";
     case Kind::choice: return "NAME";
     default: return "TEXT";
   }
@@ -78,6 +81,18 @@ TrainFlags::TrainFlags(CLI::App& sub) {
       {"--batch", "/fit/batch_size", Kind::integer, "Rows per optimizer step"},
       {"--eval-batch", "/fit/eval_batch_size", Kind::integer, "Rows per evaluation batch"},
       {"--no-shuffle", "/fit/shuffle", Kind::set_false, "Keep the data order in every epoch"},
+      {"--validation-split", "/fit/validation_split", Kind::number,
+       "Validate on this last fraction of the training rows (taken before shuffling, as Keras does)"},
+      {"--early-stopping", "/fit/early_stopping", Kind::integer,
+       "Stop after PATIENCE epochs without improvement of --monitor (0: off)"},
+      {"--min-delta", "/fit/min_delta", Kind::number, "The least change of --monitor that counts as an improvement"},
+      {"--monitor", "/fit/monitor", Kind::choice, "The loss early stopping and plateau schedules watch",
+       {"val_loss", "loss"}},
+      {"--restore-best", "/fit/restore_best", Kind::set_true,
+       "When early stopping ends the run, end with the weights of the best epoch"},
+      {"--lr-schedule", "/fit/lr_schedule", Kind::text,
+       "Learning rate per step: constant, step:EVERY:FACTOR, exp:GAMMA, cosine:WARMUP_STEPS or "
+       "plateau:PATIENCE:FACTOR"},
       {"--lr", "/optimizer/lr", Kind::number, "Learning rate"},
       {"--seed", "/seed", Kind::integer, "Seed of the weights, the shuffle and synthetic data"},
       {"--loss", "/loss", Kind::choice, "Loss", names_of(kLossNames)},
@@ -93,6 +108,16 @@ TrainFlags::TrainFlags(CLI::App& sub) {
       {"--epsilon-hat", "/optimizer/epsilon_hat", Kind::set_true, "Keras-style Adam epsilon (epsilon hat)"},
       {"--clip-grad-norm", "/optimizer/global_clipnorm", Kind::number,
        "Clip the gradient to this global L2 norm before each update (0: off)"},
+      {"--tied", "/tied", Kind::set_true,
+       "Tied weights: each decoder layer uses its mirror encoder layer's weight, transposed (own bias)"},
+      {"--noise", "/noise", Kind::text,
+       "Denoising: corrupt each batch's input, train against the clean one: none, gaussian:SIGMA, mask:P or "
+       "salt-pepper:P"},
+      {"--dropout", "/dropout", Kind::numbers, "Inverted dropout on the hidden layers: RATE, or RATE,RATE,... per "
+       "hidden layer (empty: none)"},
+      {"--l1-activity", "/l1_activity", Kind::number, "L1 activity penalty on the code (Keras l1(LAMBDA))"},
+      {"--kl-sparsity", "/kl_sparsity", Kind::text, "KL sparsity penalty of a sigmoid code: RHO:BETA (empty: off)"},
+      {"--l2", "/l2", Kind::number, "Coupled L2 penalty on the weights (Keras kernel_regularizer=l2(LAMBDA))"},
       {"--init-scheme", "/init", Kind::choice, "Weight initialisation", {"glorot_uniform", "torch_default"}},
       {"--init", "/fit/init_from", Kind::text, "Start from the weights of this checkpoint (same layers)"},
       {"--out", "/fit/out", Kind::text, "Where to save the trained model (.safetensors; required)"},
@@ -129,7 +154,7 @@ TrainFlags::TrainFlags(CLI::App& sub) {
       e.option = sub.add_flag(e.flag, e.set, help);
     } else {
       std::string shown = fallback.is_string() ? fallback.get<std::string>() : fallback.dump();
-      if (e.kind == Kind::layers) shown = shown.substr(1, shown.size() - 2);  // as the flag takes it
+      if (e.kind == Kind::layers || e.kind == Kind::numbers) shown = shown.substr(1, shown.size() - 2);
       if (!shown.empty()) help += " [default: " + shown + "]";
       e.option = sub.add_option(e.flag, e.value, help);
       e.option->type_name(type_name(e.kind));
@@ -178,6 +203,22 @@ void TrainFlags::apply(json& run) const {
         break;
       }
       case Kind::layers: value = parse_layers(v); break;
+      case Kind::numbers: {
+        value = json::array();
+        std::stringstream list(v);
+        for (std::string item; std::getline(list, item, ',');) {
+          size_t end = 0;
+          double parsed = 0;
+          try {
+            parsed = std::stod(item, &end);
+          } catch (const std::exception&) {
+            end = 0;
+          }
+          if (end == 0 || end != item.size()) invalid("'" + item + "' is not a number");
+          value.push_back(parsed);
+        }
+        break;
+      }
       case Kind::set_true: value = true; break;
       case Kind::set_false: value = false; break;
     }

@@ -14,6 +14,7 @@
 #include "cpu/optimizer.h"
 #include "cuae/error.h"
 #include "engine/backend_factory.h"
+#include "engine/schedule.h"
 #include "kernels/common/random.cuh"
 
 namespace cuae {
@@ -26,6 +27,7 @@ class CpuBackend final : public Backend {
  public:
   CpuBackend(const ModelConfig& config, const ParameterLayout& layout, const BackendOptions& options)
       : optimizer_(config.optimizer),
+        base_lr_(decimal_double(config.optimizer.lr)),
         threads_(resolve_threads(options.cpu_threads)),
         net_(config, layout, threads_),
         m_(static_cast<size_t>(layout.total_floats), 0.0f),
@@ -58,7 +60,7 @@ class CpuBackend final : public Backend {
 
   void begin_epoch(const EpochPlan& plan) override {
     plan_ = plan;
-    losses_.assign(static_cast<size_t>(plan.batches()), 0.0f);
+    losses_.assign(static_cast<size_t>(plan.batches()), BatchLoss{});
   }
 
   void train_batches(int64_t first, int64_t count) override {
@@ -73,18 +75,19 @@ class CpuBackend final : public Backend {
       } else {
         data_.copy_rows(row0, rows, batch_.data());
       }
-      losses_[static_cast<size_t>(b)] = step(batch_.data(), rows);
+      const double lr = plan_.learning_rates.empty() ? base_lr_ : plan_.learning_rates[static_cast<size_t>(b)];
+      losses_[static_cast<size_t>(b)] = step(batch_.data(), rows, lr);
     }
   }
 
-  void read_batch_losses(int64_t first, std::span<float> out) override {
+  void read_batch_losses(int64_t first, std::span<BatchLoss> out) override {
     std::copy_n(losses_.begin() + first, out.size(), out.begin());
   }
   bool losses_on_host() const override { return true; }
 
   float train_step(MatrixView batch) override {
     use_threads();
-    return step(batch.data, batch.rows);
+    return step(batch.data, batch.rows, base_lr_).total;
   }
 
   double loss_sum(const Dataset& data, int64_t batch_rows) override {
@@ -113,7 +116,7 @@ class CpuBackend final : public Backend {
   // The same step as train_step, with a steady-clock reading between the phases.
   StepProfile profile_steps(MatrixView batch, int warmup, int steps) override {
     use_threads();
-    for (int i = 0; i < warmup; ++i) step(batch.data, batch.rows);
+    for (int i = 0; i < warmup; ++i) step(batch.data, batch.rows, base_lr_);
     StepProfile profile;
     using Clock = std::chrono::steady_clock;
     const auto seconds = [](Clock::time_point a, Clock::time_point b) {
@@ -121,36 +124,36 @@ class CpuBackend final : public Backend {
     };
     for (int i = 0; i < steps; ++i) {
       const auto t0 = Clock::now();
-      net_.train_forward(batch.data, batch.rows);
+      net_.train_forward(batch.data, batch.rows, step_ + 1);
       const auto t1 = Clock::now();
-      const double loss = net_.train_loss(batch.data, batch.rows);
+      const LossTerms terms = net_.train_loss(batch.data, batch.rows);
       const auto t2 = Clock::now();
-      net_.train_backward(batch.data, batch.rows);
+      net_.train_backward(batch.rows);
       const auto t3 = Clock::now();
-      update();
+      update(base_lr_);
       const auto t4 = Clock::now();
       profile.forward.push_back(seconds(t0, t1));
       profile.loss.push_back(seconds(t1, t2));
       profile.backward.push_back(seconds(t2, t3));
       profile.optimizer.push_back(seconds(t3, t4));
       profile.step.push_back(seconds(t0, t4));
-      profile.last_loss = mean_loss(loss, batch.rows);
+      profile.last_loss = batch_loss(terms).total;
     }
     profile.steps_trained = static_cast<int64_t>(warmup) + steps;
     return profile;
   }
 
  private:
-  float step(const float* x, int64_t rows) {
-    const double loss = net_.forward_backward(x, rows);
-    update();
-    return mean_loss(loss, rows);
+  BatchLoss step(const float* x, int64_t rows, double lr) {
+    const LossTerms terms = net_.forward_backward(x, rows, step_ + 1);
+    update(lr);
+    return batch_loss(terms);
   }
 
-  void update() {
+  void update(double lr) {
     if (optimizer_.global_clipnorm > 0) clip_gradient();
     ++step_;
-    cpu::optimizer_step(optimizer_, step_, net_.parameters(), net_.gradient(), m_, v_, threads_);
+    cpu::optimizer_step(optimizer_, step_, lr, net_.parameters(), net_.gradient(), m_, v_, threads_);
   }
 
   // torch.nn.utils.clip_grad_norm_: the norm in double, serially, so the result does not depend on
@@ -165,8 +168,10 @@ class CpuBackend final : public Backend {
     for (float& x : g) x *= scale;
   }
 
-  float mean_loss(double loss_sum, int64_t rows) const {
-    return static_cast<float>(loss_sum / (static_cast<double>(rows) * static_cast<double>(net_.input_dim())));
+  static BatchLoss batch_loss(const LossTerms& t) {
+    const double total = t.reconstruction + t.l1_activity + t.kl_sparsity + t.l2 + t.latent_kl;
+    return {static_cast<float>(total),       static_cast<float>(t.reconstruction), static_cast<float>(t.l1_activity),
+            static_cast<float>(t.kl_sparsity), static_cast<float>(t.l2),           static_cast<float>(t.latent_kl)};
   }
 
   // OpenBLAS's OpenMP build sizes its parallel regions from the calling thread's omp_get_max_threads,
@@ -177,13 +182,14 @@ class CpuBackend final : public Backend {
   }
 
   OptimizerConfig optimizer_;
+  double base_lr_;  // the configured rate, as the decimal the user wrote
   int threads_;
   cpu::CpuNetwork<float> net_;
   std::vector<float> m_, v_;
   int64_t step_ = 0;
   Dataset data_;
   EpochPlan plan_;
-  std::vector<float> losses_;
+  std::vector<BatchLoss> losses_;
   std::vector<float> batch_;
   std::vector<int64_t> indices_;
 };

@@ -5,32 +5,20 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <string>
 
 #include "cpu/elementwise.h"  // CUAE_VECTOR_CLONES
 #include "cuae/error.h"
+#include "engine/schedule.h"  // decimal_double
 
 namespace cuae::cpu {
 
-namespace {
-
-// The double a user meant by a float config field: 0.9f is 0.89999997615814, but PyTorch holds the
-// Python float 0.9. Going through the shortest decimal form recovers it, so bias corrections like
-// 1 − β2^t agree with PyTorch's to double precision.
-double decimal_double(float value) {
-  char text[32];
-  const auto written = std::to_chars(text, text + sizeof text, value);
-  double out = value;
-  std::from_chars(text, written.ptr, out);
-  return out;
+OptimizerScalars optimizer_scalars(const OptimizerConfig& config, int64_t t) {
+  return optimizer_scalars(config, t, decimal_double(config.lr));
 }
 
-}  // namespace
-
-OptimizerScalars optimizer_scalars(const OptimizerConfig& config, int64_t t) {
-  const double lr = decimal_double(config.lr);
+OptimizerScalars optimizer_scalars(const OptimizerConfig& config, int64_t t, double lr) {
   const double beta1 = decimal_double(config.beta1);
   const double beta2 = decimal_double(config.beta2);
   const double wd = decimal_double(config.weight_decay);
@@ -100,12 +88,17 @@ CUAE_VECTOR_CLONES void sgd_range(const OptimizerScalars s, float momentum, bool
 
 void optimizer_step(const OptimizerConfig& config, int64_t t, std::span<float> params, std::span<const float> grad,
                     std::span<float> m, std::span<float> v, int threads) {
+  optimizer_step(config, t, decimal_double(config.lr), params, grad, m, v, threads);
+}
+
+void optimizer_step(const OptimizerConfig& config, int64_t t, double lr, std::span<float> params,
+                    std::span<const float> grad, std::span<float> m, std::span<float> v, int threads) {
   const bool adam = config.kind == OptimizerKind::adam;
   if (t < 1 || grad.size() != params.size() || m.size() != params.size() || (adam && v.size() != params.size()))
     throw Error("optimizer_step: step " + std::to_string(t) + ", " + std::to_string(params.size()) +
                 " parameters, gradient " + std::to_string(grad.size()) + ", m " + std::to_string(m.size()) +
                 ", v " + std::to_string(v.size()) + " (sizes must agree, step >= 1)");
-  const OptimizerScalars s = optimizer_scalars(config, t);
+  const OptimizerScalars s = optimizer_scalars(config, t, lr);
   const int64_t n = static_cast<int64_t>(params.size());
   // Contiguous ranges split on 16-float (64-byte) boundaries: no two threads write one cache line.
   constexpr int64_t kLine = 16;

@@ -18,13 +18,17 @@ struct OptimizerScalars {
   float bias_correction2_sqrt = 1;  // Adam: sqrt(1 − β2^t)
 };
 
-// Scalars of step t (1-based, the step being taken).
+// Scalars of step t (1-based, the step being taken), at the config's learning rate or at `lr` (a
+// schedule's rate of that step).
 OptimizerScalars optimizer_scalars(const OptimizerConfig& config, int64_t t);
+OptimizerScalars optimizer_scalars(const OptimizerConfig& config, int64_t t, double lr);
 
 // One step of size t (1-based). m is Adam's first moment or SGD's momentum buffer; v is Adam's
 // second moment (ignored by SGD). Elements whose gradient and parameter are 0 (the layout's
 // padding) stay 0. Threads: OpenMP threads for the loop.
 void optimizer_step(const OptimizerConfig& config, int64_t t, std::span<float> params, std::span<const float> grad,
                     std::span<float> m, std::span<float> v, int threads);
+void optimizer_step(const OptimizerConfig& config, int64_t t, double lr, std::span<float> params,
+                    std::span<const float> grad, std::span<float> m, std::span<float> v, int threads);
 
 }  // namespace cuae::cpu

@@ -36,6 +36,10 @@ void CudaBackend::set_training_data(const Dataset& data, int64_t batch_size) {
 
 void CudaBackend::begin_epoch(const EpochPlan& plan) {
   activate();
+  if (!plan.learning_rates.empty()) {
+    throw Error("fit on " + where() + ": learning-rate schedules are not implemented on the CUDA backend yet; "
+                "train with --device cpu, or without --lr-schedule");
+  }
   plan_ = plan;
   prepare(std::min(plan.batch_size, plan.rows), plan.batches(), "fit");
   source_->begin_epoch(plan);
@@ -55,13 +59,16 @@ void CudaBackend::train_batches(int64_t first, int64_t count) {
   }
 }
 
-void CudaBackend::read_batch_losses(int64_t first, std::span<float> out) {
+void CudaBackend::read_batch_losses(int64_t first, std::span<BatchLoss> out) {
   activate();
   if (out.empty()) return;
   CUDA_CHECK(cudaMemcpyAsync(host_losses_.data() + first, net_.losses() + first, out.size() * sizeof(float),
                              cudaMemcpyDeviceToHost, stream_.get()));
   stream_.synchronize();
-  std::copy_n(host_losses_.data() + first, out.size(), out.begin());
+  for (size_t b = 0; b < out.size(); ++b) {
+    const float loss = host_losses_.data()[static_cast<size_t>(first) + b];
+    out[b] = BatchLoss{loss, loss};  // no regulariser terms on this backend (yet)
+  }
 }
 
 ResidentData* CudaBackend::resident_eval_data(const Dataset& data) {
@@ -108,7 +115,7 @@ double CudaBackend::loss_sum(const Dataset& data, int64_t batch_rows) {
     eval_losses_ = DeviceBuffer<float>(indices.size(), "evaluation losses");
     stream_.synchronize();  // `indices` is about to go
   }
-  resident->begin_epoch({data.rows(), rows_per_batch, /*shuffle=*/false, 0});
+  resident->begin_epoch({data.rows(), rows_per_batch, /*shuffle=*/false, 0, {}});
   for (int64_t b = 0; b < batches; ++b) {
     const int64_t rows = std::min(rows_per_batch, data.rows() - b * rows_per_batch);
     resident->gather(b, rows, net_.input(), eval_batch_indices_.data() + b, stream_.get());

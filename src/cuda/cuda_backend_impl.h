@@ -45,7 +45,7 @@ class CudaBackend final : public Backend {
   void set_training_data(const Dataset& data, int64_t batch_size) override;
   void begin_epoch(const EpochPlan& plan) override;
   void train_batches(int64_t first, int64_t count) override;
-  void read_batch_losses(int64_t first, std::span<float> out) override;
+  void read_batch_losses(int64_t first, std::span<BatchLoss> out) override;
   bool losses_on_host() const override { return false; }
   float train_step(MatrixView batch) override;
 

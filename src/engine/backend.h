@@ -28,14 +28,27 @@ inline constexpr int64_t kMaxRowsPerCall = 4096;
 // One epoch over the training set. Batch b holds the rows i in [b·batch_size, b·batch_size + rows_of(b))
 // of the epoch's order: row permute_index(i, rows, shuffle_key) when shuffling (kernels/common/random.cuh),
 // row i otherwise. The last batch may be partial, as PyTorch's DataLoader does by default.
+// learning_rates[b], when given, is the rate of batch b's optimizer step (a schedule, computed by the
+// Trainer); empty: the optimizer's configured rate.
 struct EpochPlan {
   int64_t rows = 0;
   int64_t batch_size = 256;
   bool shuffle = true;
   uint64_t shuffle_key = 0;
+  std::vector<double> learning_rates;
 
   int64_t batches() const { return (rows + batch_size - 1) / batch_size; }
   int64_t rows_of(int64_t batch) const { return std::min(batch_size, rows - batch * batch_size); }
+};
+
+// The loss of one batch: `total` (what the step's gradient is of) and its terms, each a mean.
+struct BatchLoss {
+  float total = 0;
+  float reconstruction = 0;
+  float l1_activity = 0;
+  float kl_sparsity = 0;
+  float l2 = 0;
+  float latent_kl = 0;
 };
 
 // Timings of training steps on one batch, for `cuae bench` and the benchmarks (src/profile/profile.h).
@@ -73,8 +86,8 @@ class Backend {
   // Queues the optimizer steps of batches [first, first + count), in order; batch b's mean loss goes
   // to loss slot b. May return before the steps finish; step() counts them at once.
   virtual void train_batches(int64_t first, int64_t count) = 0;
-  // Waits for the queued steps and copies the mean losses of batches [first, first + out.size()).
-  virtual void read_batch_losses(int64_t first, std::span<float> out) = 0;
+  // Waits for the queued steps and copies the losses of batches [first, first + out.size()).
+  virtual void read_batch_losses(int64_t first, std::span<BatchLoss> out) = 0;
   // Whether read_batch_losses costs nothing worth avoiding (no device synchronisation), so the
   // Trainer may read and check every step's loss at once.
   virtual bool losses_on_host() const = 0;

@@ -24,12 +24,13 @@ std::vector<float> initial_parameters(const ModelConfig& config, const Parameter
     const uint64_t weight_stream = 2 * l, bias_stream = 2 * l + 1;
     float* w = flat.data() + layer.weight_offset;
     float* b = flat.data() + layer.bias_offset;
+    const int64_t weights = layer.tied() ? 0 : layer.in * layer.out;  // a tied weight is its mirror's
     if (config.init == Init::glorot_uniform) {
       const double a = std::sqrt(6.0 / static_cast<double>(layer.in + layer.out));
-      fill_uniform(w, layer.in * layer.out, static_cast<float>(a), config.seed, weight_stream);
+      fill_uniform(w, weights, static_cast<float>(a), config.seed, weight_stream);
     } else {
       const auto bound = static_cast<float>(1.0 / std::sqrt(static_cast<double>(layer.in)));
-      fill_uniform(w, layer.in * layer.out, bound, config.seed, weight_stream);
+      fill_uniform(w, weights, bound, config.seed, weight_stream);
       fill_uniform(b, layer.out, bound, config.seed, bias_stream);
     }
   }

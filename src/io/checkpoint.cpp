@@ -3,6 +3,7 @@
 
 #include <bit>
 #include <charconv>
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -35,7 +36,9 @@ struct TensorSpec {
 std::vector<TensorSpec> parameter_tensors(const ParameterLayout& layout) {
   std::vector<TensorSpec> specs;
   for (const LayerLayout& layer : layout.layers) {
-    specs.push_back({layer.name + ".weight", {layer.out, layer.in}, layer.weight_offset, layer.in * layer.out});
+    if (!layer.tied()) {  // a tied decoder layer's weight is its encoder mirror's, stored once
+      specs.push_back({layer.name + ".weight", {layer.out, layer.in}, layer.weight_offset, layer.in * layer.out});
+    }
     specs.push_back({layer.name + ".bias", {layer.out}, layer.bias_offset, layer.out});
   }
   return specs;
@@ -94,6 +97,39 @@ TensorEntry parse_entry(const fs::path& path, const std::string& name, const jso
   return entry;
 }
 
+// The weights of early stopping's best epoch (restore_best), flat like the parameters.
+constexpr const char* kBestPrefix = "early_stopping.best.";
+
+// The memory of schedules and early stopping, so a resumed fit decides as the uninterrupted one.
+// A monitored loss may be NaN (a diverged validation): JSON has no NaN, so non-finite values are null.
+json training_json(const TrainingState& s) {
+  const auto value = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
+  return {{"lr_factor", value(s.lr_factor)},    {"plateau_best", value(s.plateau_best)},
+          {"plateau_epochs", s.plateau_epochs}, {"plateau_bad_epochs", s.plateau_bad_epochs},
+          {"stop_best", value(s.stop_best)},    {"best_epoch", s.best_epoch},
+          {"stop_wait", s.stop_wait}};
+}
+
+void read_training(const fs::path& path, const std::string& text, TrainingState& s) {
+  const std::string field = "__metadata__.cuae.training";
+  try {
+    const json j = json::parse(text);
+    const auto number = [&](const char* key) {
+      const json& v = j.at(key);
+      return v.is_null() ? std::nan("") : v.get<double>();
+    };
+    s.lr_factor = number("lr_factor");
+    s.plateau_best = number("plateau_best");
+    s.plateau_epochs = j.at("plateau_epochs").get<int>();
+    s.plateau_bad_epochs = j.at("plateau_bad_epochs").get<int>();
+    s.stop_best = number("stop_best");
+    s.best_epoch = j.at("best_epoch").get<int>();
+    s.stop_wait = j.at("stop_wait").get<int>();
+  } catch (const json::exception& e) {
+    fail(path, field, e.what());
+  }
+}
+
 int64_t metadata_int(const fs::path& path, const json& metadata, const char* key) {
   const auto it = metadata.find(key);
   if (it == metadata.end()) return 0;
@@ -125,8 +161,8 @@ ModelConfig infer_config(const fs::path& path, const std::map<std::string, Tenso
 }  // namespace
 
 void write_checkpoint(const fs::path& path, const RunConfig& run, const ParameterLayout& layout,
-                      std::span<const float> parameters, const OptimizerState& optimizer, int64_t epochs,
-                      int64_t samples_in_epoch) {
+                      std::span<const float> parameters, const OptimizerState& optimizer,
+                      const TrainingState& state) {
   const auto total = static_cast<size_t>(layout.total_floats);
   if (parameters.size() != total) {
     throw Error("save " + path.string() + ": " + std::to_string(parameters.size()) + " parameters, layout has " +
@@ -139,7 +175,8 @@ void write_checkpoint(const fs::path& path, const RunConfig& run, const Paramete
   std::vector<Source> sources;
   const std::vector<TensorSpec> specs = parameter_tensors(layout);
   for (const TensorSpec& s : specs) sources.push_back({s.name, parameters.data() + s.flat_offset});
-  for (const auto& [prefix, buffer] : {std::pair{"optimizer.m.", &optimizer.m}, std::pair{"optimizer.v.", &optimizer.v}}) {
+  for (const auto& [prefix, buffer] : {std::pair{"optimizer.m.", &optimizer.m}, std::pair{"optimizer.v.", &optimizer.v},
+                                       std::pair{kBestPrefix, &state.best_parameters}}) {
     if (buffer->empty()) continue;
     if (buffer->size() != total) {
       throw Error("save " + path.string() + ": " + prefix + " holds " + std::to_string(buffer->size()) +
@@ -159,8 +196,9 @@ void write_checkpoint(const fs::path& path, const RunConfig& run, const Paramete
   header["__metadata__"] = {{"format", "pt"},
                             {"cuae.config", to_json(run)},
                             {"cuae.step", std::to_string(optimizer.step)},
-                            {"cuae.epochs", std::to_string(epochs)},
-                            {"cuae.samples_in_epoch", std::to_string(samples_in_epoch)},
+                            {"cuae.epochs", std::to_string(state.epochs_completed)},
+                            {"cuae.samples_in_epoch", std::to_string(state.samples_into_epoch)},
+                            {"cuae.training", training_json(state).dump()},
                             {"cuae.version", CUAE_VERSION}};
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // the data section starts 8-byte aligned
@@ -233,8 +271,11 @@ Checkpoint read_checkpoint(const fs::path& path) {
     throw IoError("checkpoint " + path.string() + ": " + e.what());
   }
   result.optimizer.step = metadata_int(path, metadata, "cuae.step");
-  result.epochs = metadata_int(path, metadata, "cuae.epochs");
-  result.samples_in_epoch = metadata_int(path, metadata, "cuae.samples_in_epoch");
+  result.state.epochs_completed = metadata_int(path, metadata, "cuae.epochs");
+  result.state.samples_into_epoch = metadata_int(path, metadata, "cuae.samples_in_epoch");
+  if (const auto training = metadata.find("cuae.training"); training != metadata.end()) {
+    read_training(path, training->get<std::string>(), result.state);
+  }
 
   // Every tensor the config implies must be present with its shape; nothing else may be.
   const ParameterLayout layout = make_layout(result.run.model);
@@ -250,9 +291,11 @@ Checkpoint read_checkpoint(const fs::path& path) {
   const bool adam = result.run.model.optimizer.kind == OptimizerKind::adam;
   const bool has_m = tensors.contains("optimizer.m." + specs.front().name);
   const bool has_v = adam && has_m;
+  const bool has_best = tensors.contains(kBestPrefix + specs.front().name);
   for (const auto& [prefix, present, buffer] :
        {std::tuple{"", true, &result.parameters}, std::tuple{"optimizer.m.", has_m, &result.optimizer.m},
-        std::tuple{"optimizer.v.", has_v, &result.optimizer.v}}) {
+        std::tuple{"optimizer.v.", has_v, &result.optimizer.v},
+        std::tuple{kBestPrefix, has_best, &result.state.best_parameters}}) {
     if (!present) continue;
     for (const TensorSpec& spec : specs) {
       const std::string name = prefix + spec.name;
@@ -279,6 +322,7 @@ Checkpoint read_checkpoint(const fs::path& path) {
   result.parameters.assign(static_cast<size_t>(layout.total_floats), 0.0f);
   if (has_m) result.optimizer.m.assign(result.parameters.size(), 0.0f);
   if (has_v) result.optimizer.v.assign(result.parameters.size(), 0.0f);
+  if (has_best) result.state.best_parameters.assign(result.parameters.size(), 0.0f);
   for (const Target& t : targets) {
     in.seekg(static_cast<std::streamoff>(data_start + t.entry->begin));
     if (!in.read(reinterpret_cast<char*>(t.buffer->data() + t.spec->flat_offset),

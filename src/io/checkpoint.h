@@ -2,7 +2,8 @@
 //   u64 little-endian header length N | N bytes of JSON (padded with spaces to 8 bytes) | tensor data.
 // Tensors are F32, named like a PyTorch module holding `encoder` and `decoder` nn.ModuleLists of
 // nn.Linear: encoder.{i}.weight [out, in], encoder.{i}.bias [out], decoder.{i}.*. Optimizer state is
-// stored as optimizer.m.<name> and optimizer.v.<name>. "__metadata__" holds the run configuration as
+// stored as optimizer.m.<name> and optimizer.v.<name>, early stopping's best weights (restore_best) as
+// early_stopping.best.<name>. "__metadata__" holds the run configuration as
 // JSON ("cuae.config", the grammar of cuae/run_config.h), the optimizer step, the completed epochs and the cuae version. A file saved by
 // PyTorch has no cuae metadata: the layer widths come from the weight shapes, the rest is default.
 #pragma once
@@ -11,6 +12,7 @@
 #include <filesystem>
 #include <span>
 
+#include "cuae/fit.h"
 #include "cuae/layout.h"
 #include "cuae/optimizer_state.h"
 #include "cuae/run_config.h"
@@ -22,14 +24,13 @@ struct Checkpoint {
   std::vector<float> parameters;  // flat, in make_layout(config)'s order, padding 0
   bool has_optimizer_state = false;
   OptimizerState optimizer;       // m and v flat like parameters (v empty for SGD)
-  int64_t epochs = 0;             // completed epochs, so a resumed fit continues the shuffle sequence
-  int64_t samples_in_epoch = 0;   // rows of the next epoch already trained (an interrupted epoch)
+  TrainingState state;            // where training stands (position, schedule and early-stopping memory)
 };
 
 // Written atomically (temporary file, fsync, rename). Empty m/v are left out.
 void write_checkpoint(const std::filesystem::path& path, const RunConfig& run, const ParameterLayout& layout,
-                      std::span<const float> parameters, const OptimizerState& optimizer, int64_t epochs,
-                      int64_t samples_in_epoch = 0);
+                      std::span<const float> parameters, const OptimizerState& optimizer,
+                      const TrainingState& state = {});
 
 // Validates the header completely (length, JSON, dtypes, shapes against the config, offsets) before
 // reading any tensor. Throws cuae::IoError naming the file and the field.

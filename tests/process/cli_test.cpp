@@ -107,7 +107,7 @@ TEST_F(Cli, TrainEvalEncodeReconstructAndPlotEndToEnd) {
   EXPECT_THAT(train.err, HasSubstr("epoch 3/3"));  // one line per epoch without a terminal
   EXPECT_THAT(train.out, HasSubstr("saved m.safetensors"));
   const std::string metrics = slurp(file("m.csv"));
-  EXPECT_THAT(metrics, StartsWith("epoch,train_loss,val_loss,seconds,samples_per_s,complete\n1,"));
+  EXPECT_THAT(metrics, StartsWith("epoch,train_loss,val_loss,seconds,samples_per_s,lr,recon_loss,l1_activity,kl_sparsity,l2,kl,complete\n1,"));
   EXPECT_EQ(std::count(metrics.begin(), metrics.end(), '\n'), 4);
 
   const Result eval = run("eval --model m.safetensors --data structured:50,36,3 --device cpu");

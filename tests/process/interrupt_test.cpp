@@ -149,7 +149,7 @@ TEST_F(TrainProcess, ResumingAppendsToTheMetricsAndMarksTheInterruptedEpochParti
   std::stringstream lines(slurp(metrics));
   for (std::string line; std::getline(lines, line);) rows.push_back(line);
   ASSERT_EQ(rows.size(), 4u) << slurp(metrics);
-  EXPECT_EQ(rows[0], "epoch,train_loss,val_loss,seconds,samples_per_s,complete");
+  EXPECT_EQ(rows[0], "epoch,train_loss,val_loss,seconds,samples_per_s,lr,recon_loss,l1_activity,kl_sparsity,l2,kl,complete");
   EXPECT_THAT(rows[1], AllOf(::testing::StartsWith("1,"), ::testing::EndsWith(",0")));
   EXPECT_THAT(rows[2], AllOf(::testing::StartsWith("1,"), ::testing::EndsWith(",1")));
   EXPECT_THAT(rows[3], AllOf(::testing::StartsWith("2,"), ::testing::EndsWith(",1")));

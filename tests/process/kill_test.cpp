@@ -60,7 +60,7 @@ void save_generation(const fs::path& path, const ModelConfig& config, const Para
   }
   RunConfig run;
   run.model = config;
-  write_checkpoint(path, run, layout, values, OptimizerState{g, values, values}, 0);
+  write_checkpoint(path, run, layout, values, OptimizerState{g, values, values});
 }
 
 size_t leftover_temporaries(const fs::path& dir) {

@@ -175,8 +175,8 @@ TEST(CpuBackend, FloatGradientMatchesDoubleNetwork) {
   const int64_t rows = 23;
   const auto x = ref::random_floats(static_cast<size_t>(rows * 13), 62, 0.0f, 1.0f);
   const std::vector<double> xd(x.begin(), x.end());
-  const double loss_f = f.forward_backward(x.data(), rows);
-  const double loss_d = d.forward_backward(xd.data(), rows);
+  const double loss_f = f.forward_backward(x.data(), rows, 1).reconstruction;
+  const double loss_d = d.forward_backward(xd.data(), rows, 1).reconstruction;
   EXPECT_LT(std::abs(loss_f - loss_d) / loss_d, tol::kLossSum);
   EXPECT_LT(ref::relative_error(f.gradient(), d.gradient()), tol::kDense);
 }
@@ -216,15 +216,17 @@ TEST(CpuBackend, ShuffledEpochEqualsStepsOverPermutedBatches) {
   auto epoch_backend = make_cpu_backend(config, layout, {});
   epoch_backend->write_parameters(params);
   epoch_backend->set_training_data(data, batch);
-  const EpochPlan plan{n, batch, true, key};
+  const EpochPlan plan{n, batch, true, key, {}};
   EXPECT_EQ(plan.batches(), 4);
   EXPECT_EQ(plan.rows_of(3), 5);
   epoch_backend->begin_epoch(plan);
   epoch_backend->train_batches(0, 2);
   epoch_backend->train_batches(2, 2);
   EXPECT_EQ(epoch_backend->step(), 4);
-  std::vector<float> epoch_losses(4, kNaN);
-  epoch_backend->read_batch_losses(0, epoch_losses);
+  std::vector<BatchLoss> batch_losses(4);
+  epoch_backend->read_batch_losses(0, batch_losses);
+  std::vector<float> epoch_losses;
+  for (const BatchLoss& loss : batch_losses) epoch_losses.push_back(loss.total);
 
   auto step_backend = make_cpu_backend(config, layout, {});
   step_backend->write_parameters(params);
