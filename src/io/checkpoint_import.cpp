@@ -133,11 +133,18 @@ void split_plain_sequential(TensorMap& tensors, const fs::path& path, const Note
   std::vector<std::string> from;
   for (const auto& [index, names] : groups) {
     const std::string child = std::to_string(index);
+    const auto weight = tensors.find(child + ".weight"), bias = tensors.find(child + ".bias");
+    if (weight == tensors.end() && bias == tensors.end()) continue;  // buffers only: ignored later
     require_linear(tensors, child, names, path);
-    if (widths.empty()) widths.push_back(tensors.at(child + ".weight").shape[1]);
-    widths.push_back(tensors.at(child + ".bias").shape[0]);
+    // The split needs every width (fuzz finding: a lone "0.bias" was looked up as a weight).
+    for (const auto& [it, part] : {std::pair{weight, ".weight"}, std::pair{bias, ".bias"}}) {
+      if (it == tensors.end()) checkpoint_fail(path, child + part, std::string("missing; ") + kExpectedNames);
+    }
+    if (widths.empty()) widths.push_back(weight->second.shape[1]);
+    widths.push_back(bias->second.shape[0]);
     from.push_back(child);
   }
+  if (from.empty()) return;
   bool mirrors = from.size() % 2 == 0;
   for (size_t i = 0; mirrors && i < widths.size(); ++i) mirrors = widths[i] == widths[widths.size() - 1 - i];
   if (!mirrors) {

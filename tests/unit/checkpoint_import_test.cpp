@@ -184,6 +184,16 @@ TEST_F(CheckpointBytes, NoEncoderTensorsListsWhatTheFileHolds) {
                     HasSubstr("cuae reads nn.Linear layers")));
 }
 
+TEST_F(CheckpointBytes, PlainSequentialLayerWithoutItsWeightIsNamed) {
+  // Fuzz regression (safetensors_fuzz): "0.bias" without "0.weight" was looked up with map::at and
+  // escaped as std::out_of_range.
+  const nlohmann::json header = {{"0.bias", {{"dtype", "F32"}, {"shape", {5}}, {"data_offsets", {0, 20}}}},
+                                 {"1.weight", {{"dtype", "F32"}, {"shape", {11, 5}}, {"data_offsets", {20, 240}}}},
+                                 {"1.bias", {{"dtype", "F32"}, {"shape", {11}}, {"data_offsets", {240, 284}}}}};
+  EXPECT_THAT(refusal(safetensors(header, std::string(284, '\0'))),
+              AllOf(HasSubstr("x.safetensors: 0.weight: missing"), HasSubstr("cuae reads nn.Linear layers")));
+}
+
 TEST_F(CheckpointBytes, DefaultReadLeavesNotesUnreportedAndStillLoads) {
   Notes notes;
   CheckpointReadOptions options;
