@@ -82,12 +82,17 @@ void convert_to_float(const std::byte* src, size_t count, const ElementType& typ
   const bool swap = type.big_endian;
   switch (type.kind) {
     case ElementKind::floating:
-      if (type.size == 2) return convert<uint16_t>(src, count, swap, out, half_to_float);
+      // Lambdas rather than function pointers, so that the widening is inlined into the loop.
+      if (type.size == 2) return convert<uint16_t>(src, count, swap, out, [](uint16_t v) { return half_to_float(v); });
+      if (type.size == 4 && !swap) {
+        std::memcpy(out, src, count * sizeof(float));  // an unaligned float32 payload: one copy
+        return;
+      }
       if (type.size == 4) return convert_bits<uint32_t, float>(src, count, swap, out);
       if (type.size == 8) return convert_bits<uint64_t, double>(src, count, swap, out);
       break;
     case ElementKind::bfloat:
-      if (type.size == 2) return convert<uint16_t>(src, count, swap, out, bfloat16_to_float);
+      if (type.size == 2) return convert<uint16_t>(src, count, swap, out, [](uint16_t v) { return bfloat16_to_float(v); });
       break;
     case ElementKind::signed_int:
       if (type.size == 1) return convert_cast<int8_t>(src, count, swap, out);

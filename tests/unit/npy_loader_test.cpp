@@ -111,6 +111,22 @@ TEST_F(NpyLoader, FortranOrderIsReorderedToRowsWithANote) {
   EXPECT_THAT(notes.all(), AllOf(HasSubstr("f.npy"), HasSubstr("Fortran-order"), HasSubstr("ascontiguousarray")));
 }
 
+TEST_F(NpyLoader, FortranOrderOfManyRowsAndWideElementsIsReorderedAcrossRowBlocks) {
+  // 131 rows span three blocks of the reorder (64 rows each); float64 exercises 8-byte elements.
+  constexpr size_t kRows = 131, kD1 = 5, kD2 = 3;
+  std::mt19937_64 gen(kSeed);
+  std::vector<double> values(kRows * kD1 * kD2), fortran(values.size());
+  for (double& v : values) v = std::uniform_real_distribution<double>(-1, 1)(gen);
+  for (size_t i = 0; i < kRows; ++i)
+    for (size_t j = 0; j < kD1; ++j)
+      for (size_t k = 0; k < kD2; ++k) fortran[i + kRows * (j + kD1 * k)] = values[(i * kD1 + j) * kD2 + k];
+  write_bytes(file("wide.npy"), npy_bytes("<f8", "(131, 5, 3)", as_bytes(fortran), 1, "True"));
+  const Dataset d = load_npy(file("wide.npy"));
+  EXPECT_EQ(d.rows(), 131);
+  EXPECT_EQ(d.cols(), 15);
+  EXPECT_LE(ref::relative_error(rows_of(d), values), tol::kElementwise);
+}
+
 TEST_F(NpyLoader, UnalignedFloat32PayloadFromAnotherWriterIsCopied) {
   const auto values = ref::random_floats(4 * 3, kSeed);
   std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 3), }";
