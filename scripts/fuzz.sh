@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-${FUZZ_SECONDS:-60}}
 parallel=${FUZZ_PARALLEL:-2}
-targets=(idx idx_gz npy csv safetensors config)
+targets=(idx idx_gz npy npz csv safetensors config)
 cxx=${FUZZ_CXX:-clang++-14}
 command -v "$cxx" >/dev/null || { echo "fuzz.sh: $cxx not found (apt-get install clang-14)" >&2; exit 2; }
 

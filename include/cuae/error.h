@@ -24,6 +24,14 @@ class IoError : public Error {
   using Error::Error;
 };
 
+// Values that the operation cannot use although the file was read correctly, e.g. binary
+// cross-entropy targets outside [0, 1] (pixels in 0..255 that were not divided by 255). The message
+// names the data set, the observed range and the fixes.
+class DataError : public Error {
+ public:
+  using Error::Error;
+};
+
 // A CUDA runtime, cuBLAS or cuDNN failure, or a missing device or driver.
 class CudaError : public Error {
  public:

@@ -2,13 +2,23 @@
 // The file loaders live in src/io/.
 #include "cuae/dataset.h"
 
+#include <bit>
+#include <cstdio>
 #include <cstring>
+#include <limits>
+#include <mutex>
 #include <string>
 #include <utility>
 
 #include "cuae/error.h"
 
 namespace cuae {
+
+// Shared by the copies of one Dataset (not by its slices, which cover other rows).
+struct Dataset::RangeCache {
+  std::once_flag once;
+  ValueRange range;
+};
 
 namespace {
 
@@ -47,12 +57,48 @@ Dataset from_vector(std::vector<T> values, int64_t rows, int64_t cols, std::stri
   return Dataset(std::move(storage), 0, dtype, rows, cols, std::move(name));
 }
 
+// One pass, written so that it vectorises: the selects are minps/maxps (a NaN compares false and
+// leaves the running value), and NaN/Inf are found by their all-ones exponent.
+ValueRange float_range(const float* values, size_t n) {
+  float lo = std::numeric_limits<float>::infinity(), hi = -lo;
+  uint32_t non_finite = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const float v = values[i];
+    lo = v < lo ? v : lo;
+    hi = v > hi ? v : hi;
+    non_finite |= static_cast<uint32_t>((std::bit_cast<uint32_t>(v) & 0x7F800000u) == 0x7F800000u);
+  }
+  if (lo > hi) return {0, 0, non_finite == 0};  // empty, or only NaN
+  return {lo, hi, non_finite == 0};
+}
+
+ValueRange byte_range(const uint8_t* values, size_t n) {
+  if (n == 0) return {};
+  uint8_t lo = 255, hi = 0;
+  for (size_t i = 0; i < n; ++i) {
+    lo = values[i] < lo ? values[i] : lo;
+    hi = values[i] > hi ? values[i] : hi;
+  }
+  return {static_cast<float>(lo) / 255.0f, static_cast<float>(hi) / 255.0f, true};
+}
+
+std::string number(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.7g", v);
+  return text;
+}
+
 }  // namespace
 
 Dataset::Dataset(std::shared_ptr<const DatasetStorage> storage, size_t byte_offset, DType dtype, int64_t rows,
                  int64_t cols, std::string name)
-    : storage_(std::move(storage)), byte_offset_(byte_offset), dtype_(dtype), rows_(rows), cols_(cols),
-      name_(std::move(name)) {
+    : storage_(std::move(storage)),
+      byte_offset_(byte_offset),
+      dtype_(dtype),
+      rows_(rows),
+      cols_(cols),
+      name_(std::move(name)),
+      range_cache_(std::make_shared<RangeCache>()) {
   if (rows_ < 0 || cols_ < 0) throw ShapeError("Dataset: negative shape " + shape(rows_, cols_) + " (" + name_ + ")");
   // Overflow-safe form of byte_offset + rows * cols * element_size <= storage size.
   const uint64_t row_bytes = static_cast<uint64_t>(cols_) * element_size();
@@ -123,6 +169,38 @@ Dataset Dataset::slice(int64_t first, int64_t count) const {
   }
   const size_t offset = byte_offset_ + static_cast<size_t>(first) * static_cast<size_t>(cols_) * element_size();
   return Dataset(storage_, offset, dtype_, count, cols_, name_);
+}
+
+ValueRange Dataset::value_range() const {
+  const auto compute = [this] {
+    const size_t n = static_cast<size_t>(rows_ * cols_);
+    if (n == 0) return ValueRange{};
+    return dtype_ == DType::f32 ? float_range(static_cast<const float*>(raw()), n)
+                                : byte_range(static_cast<const uint8_t*>(raw()), n);
+  };
+  if (!range_cache_) return compute();  // a default-constructed (empty) Dataset
+  std::call_once(range_cache_->once, [&] { range_cache_->range = compute(); });
+  return range_cache_->range;
+}
+
+void check_bce_targets(const Dataset& data, std::string_view op) {
+  if (data.dtype() == DType::u8 || data.rows() == 0 || data.cols() == 0) return;  // u8 / 255 is in [0, 1]
+  constexpr float kSlack = 1e-6f;
+  const ValueRange r = data.value_range();
+  const std::string start = std::string(op) + ": binary cross-entropy needs targets in [0, 1], but " + data.name();
+  if (!r.finite) {
+    throw DataError(start + " holds NaN or Inf (finite values from " + number(r.min) + " to " + number(r.max) +
+                    "); fix the data or drop such rows (--drop-non-finite)");
+  }
+  if (r.min >= -kSlack && r.max <= 1 + kSlack) return;
+  std::string fix;
+  if (r.min >= 0 && r.max <= 255) {
+    fix = "they look like 8-bit pixels: divide them by 255 (--value-scale 1/255)";
+  } else {
+    fix = "rescale them into [0, 1] (--value-scale, or (x - min) / (max - min) before saving)";
+  }
+  throw DataError(start + " holds values from " + number(r.min) + " to " + number(r.max) + "; " + fix +
+                  ", or train with a loss defined for any value (--loss mse)");
 }
 
 Matrix Dataset::to_matrix() const {

@@ -4,6 +4,7 @@
 #include <bit>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -13,6 +14,8 @@
 #include "cuae/config.h"
 #include "cuae/error.h"
 #include "io/atomic_file.h"
+#include "io/checkpoint_import.h"
+#include "io/notes.h"
 
 namespace cuae {
 
@@ -44,58 +47,10 @@ std::vector<TensorSpec> parameter_tensors(const ParameterLayout& layout) {
   return specs;
 }
 
-[[noreturn]] void fail(const fs::path& path, const std::string& field, const std::string& why) {
-  throw IoError("checkpoint " + path.string() + ": " + field + ": " + why);
-}
-
-std::string shape_text(const std::vector<int64_t>& shape) { return json(shape).dump(); }
-
-// A tensor as the header describes it, validated against the data section.
-struct TensorEntry {
-  std::vector<int64_t> shape;
-  uint64_t begin = 0;
-  uint64_t end = 0;
-};
-
-TensorEntry parse_entry(const fs::path& path, const std::string& name, const json& value, uint64_t data_bytes) {
-  if (!value.is_object()) fail(path, name, "must be an object with dtype, shape and data_offsets");
-  const auto dtype = value.find("dtype");
-  if (dtype == value.end() || !dtype->is_string()) fail(path, name + ".dtype", "missing or not a string");
-  if (dtype->get<std::string>() != "F32") {
-    fail(path, name + ".dtype", "is " + dtype->get<std::string>() + "; only F32 is supported");
-  }
-  TensorEntry entry;
-  const auto shape = value.find("shape");
-  if (shape == value.end() || !shape->is_array()) fail(path, name + ".shape", "missing or not an array");
-  uint64_t elements = 1;
-  for (const json& dim : *shape) {
-    if (!dim.is_number_unsigned() || dim.get<uint64_t>() > (uint64_t{1} << 40)) {
-      fail(path, name + ".shape", shape->dump() + " is not a list of sizes");
-    }
-    entry.shape.push_back(dim.get<int64_t>());
-    // Checked before multiplying: two dimensions of 2^40 would wrap 64 bits and look small.
-    const uint64_t d = dim.get<uint64_t>();
-    if (d != 0 && elements > (uint64_t{1} << 40) / d) fail(path, name + ".shape", shape->dump() + " is too large");
-    elements *= d;
-  }
-  const auto offsets = value.find("data_offsets");
-  if (offsets == value.end() || !offsets->is_array() || offsets->size() != 2 || !(*offsets)[0].is_number_unsigned() ||
-      !(*offsets)[1].is_number_unsigned()) {
-    fail(path, name + ".data_offsets", "missing or not [begin, end]");
-  }
-  entry.begin = (*offsets)[0].get<uint64_t>();
-  entry.end = (*offsets)[1].get<uint64_t>();
-  if (entry.begin > entry.end || entry.end > data_bytes) {
-    fail(path, name + ".data_offsets", offsets->dump() + " outside the data section of " + std::to_string(data_bytes) +
-                                           " bytes");
-  }
-  if (entry.end - entry.begin != elements * sizeof(float)) {
-    fail(path, name + ".data_offsets", offsets->dump() + " spans " + std::to_string(entry.end - entry.begin) +
-                                           " bytes, shape " + shape->dump() + " needs " +
-                                           std::to_string(elements * sizeof(float)));
-  }
-  return entry;
-}
+using data::checkpoint_fail;
+using data::shape_text;
+using data::TensorEntry;
+using data::TensorMap;
 
 // The weights of early stopping's best epoch (restore_best), flat like the parameters.
 constexpr const char* kBestPrefix = "early_stopping.best.";
@@ -126,7 +81,7 @@ void read_training(const fs::path& path, const std::string& text, TrainingState&
     s.best_epoch = j.at("best_epoch").get<int>();
     s.stop_wait = j.at("stop_wait").get<int>();
   } catch (const json::exception& e) {
-    fail(path, field, e.what());
+    checkpoint_fail(path, field, e.what());
   }
 }
 
@@ -137,25 +92,71 @@ int64_t metadata_int(const fs::path& path, const json& metadata, const char* key
   int64_t value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size() || value < 0) {
-    fail(path, std::string("__metadata__.") + key, "'" + text + "' is not a non-negative integer");
+    checkpoint_fail(path, std::string("__metadata__.") + key, "'" + text + "' is not a non-negative integer");
   }
   return value;
 }
 
-// A PyTorch-saved file: layers = {encoder.0 in, encoder.0 out, encoder.1 out, ...}; the rest default.
-ModelConfig infer_config(const fs::path& path, const std::map<std::string, TensorEntry>& tensors) {
-  ModelConfig config;
-  config.layers.clear();
-  for (int i = 0;; ++i) {
-    const std::string name = "encoder." + std::to_string(i) + ".weight";
-    const auto it = tensors.find(name);
-    if (it == tensors.end()) break;
-    if (it->second.shape.size() != 2) fail(path, name + ".shape", shape_text(it->second.shape) + " is not [out, in]");
-    if (i == 0) config.layers.push_back(it->second.shape[1]);
-    config.layers.push_back(it->second.shape[0]);
+// The header's JSON text after the 8-byte length, with every length check; a file that is not
+// safetensors at all is reported as what it is rather than as an absurd header length.
+std::string read_header_text(std::ifstream& in, const fs::path& path, uint64_t file_bytes) {
+  unsigned char head[16] = {};
+  const auto got = static_cast<size_t>(in.read(reinterpret_cast<char*>(head), sizeof head).gcount());
+  uint64_t header_bytes = 0;
+  if (got >= sizeof header_bytes) std::memcpy(&header_bytes, head, sizeof header_bytes);
+  const bool json_follows = got > sizeof header_bytes && head[sizeof header_bytes] == '{';
+  const bool length_fits =
+      got >= sizeof header_bytes && header_bytes <= kMaxHeaderBytes && header_bytes <= file_bytes - sizeof header_bytes;
+  // Only then: a safetensors length can begin with a pickle's bytes (0x280 is 80 02 00 ...).
+  if (!json_follows || !length_fits) {
+    const std::string foreign = data::foreign_format(path, {head, got});
+    if (!foreign.empty()) checkpoint_fail(path, "file", foreign);
   }
-  if (config.layers.empty()) fail(path, "encoder.0.weight", "missing, and there is no __metadata__.cuae.config");
-  return config;
+  if (got < sizeof header_bytes) {
+    checkpoint_fail(path, "header length",
+                    "file has " + std::to_string(file_bytes) + " bytes, fewer than the 8-byte length");
+  }
+  if (!length_fits && !json_follows) {
+    checkpoint_fail(path, "file",
+                    "is not a safetensors file (one starts with an 8-byte header length and a JSON "
+                    "header '{')");
+  }
+  if (header_bytes > kMaxHeaderBytes) {
+    checkpoint_fail(path, "header length",
+                    std::to_string(header_bytes) + " bytes exceeds the limit of " + std::to_string(kMaxHeaderBytes));
+  }
+  if (header_bytes > file_bytes - sizeof header_bytes) {
+    checkpoint_fail(
+        path, "header length",
+        std::to_string(header_bytes) + " bytes runs past the end of the " + std::to_string(file_bytes) + "-byte file");
+  }
+  std::string text(header_bytes, '\0');
+  in.clear();
+  in.seekg(sizeof header_bytes);
+  if (!in.read(text.data(), static_cast<std::streamsize>(header_bytes))) checkpoint_fail(path, "header", "read failed");
+  return text;
+}
+
+// Tensors that are not parameters (BatchNorm buffers, other modules): refused when strict, otherwise
+// removed with a note that lists them.
+void drop_foreign_tensors(TensorMap& tensors, const fs::path& path, const CheckpointReadOptions& options) {
+  std::vector<std::string> foreign;
+  for (const auto& [name, entry] : tensors)
+    if (!data::is_layer_tensor_name(name)) foreign.push_back(name);
+  if (foreign.empty()) return;
+  if (options.strict) {
+    checkpoint_fail(path, foreign.front(),
+                    "is not a parameter of cuae's model (nn.Linear layers encoder.<i> and "
+                    "decoder.<i>); without --strict it would be ignored");
+  }
+  std::string listed;
+  for (size_t i = 0; i < foreign.size() && i < 8; ++i) {
+    listed += (i ? ", " : "") + foreign[i] + " (" + tensors.at(foreign[i]).dtype + ")";
+  }
+  if (foreign.size() > 8) listed += ", ...";
+  for (const std::string& name : foreign) tensors.erase(name);
+  data::note(options.note, "checkpoint " + path.string() + ": ignored " + std::to_string(foreign.size()) + " tensor" +
+                               (foreign.size() > 1 ? "s" : "") + " that are not the model's parameters: " + listed);
 }
 
 }  // namespace
@@ -213,56 +214,45 @@ void write_checkpoint(const fs::path& path, const RunConfig& run, const Paramete
   file.commit();
 }
 
-Checkpoint read_checkpoint(const fs::path& path) {
+Checkpoint read_checkpoint(const fs::path& path, const CheckpointReadOptions& options) {
   std::ifstream in(path, std::ios::binary);
   std::error_code ec;
   const uint64_t file_bytes = fs::file_size(path, ec);
-  if (!in || ec) fail(path, "file", "cannot open (" + (ec ? ec.message() : std::string("not readable")) + ")");
-  uint64_t header_bytes = 0;
-  if (file_bytes < sizeof header_bytes || !in.read(reinterpret_cast<char*>(&header_bytes), sizeof header_bytes)) {
-    fail(path, "header length", "file has " + std::to_string(file_bytes) + " bytes, fewer than the 8-byte length");
-  }
-  if (header_bytes > kMaxHeaderBytes) {
-    fail(path, "header length", std::to_string(header_bytes) + " bytes exceeds the limit of " +
-                                    std::to_string(kMaxHeaderBytes));
-  }
-  if (header_bytes > file_bytes - sizeof header_bytes) {
-    fail(path, "header length", std::to_string(header_bytes) + " bytes runs past the end of the " +
-                                    std::to_string(file_bytes) + "-byte file");
-  }
-  std::string text(header_bytes, '\0');
-  if (!in.read(text.data(), static_cast<std::streamsize>(header_bytes))) fail(path, "header", "read failed");
-  const uint64_t data_start = sizeof header_bytes + header_bytes;
+  if (!in || ec)
+    checkpoint_fail(path, "file", "cannot open (" + (ec ? ec.message() : std::string("not readable")) + ")");
+  const std::string text = read_header_text(in, path, file_bytes);
+  const uint64_t data_start = sizeof(uint64_t) + text.size();
   const uint64_t data_bytes = file_bytes - data_start;
 
   json header;
   try {
     header = json::parse(text);
   } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers like 1e400 (fuzz finding)
-    fail(path, "header", std::string("invalid JSON: ") + e.what());
+    checkpoint_fail(path, "header", std::string("invalid JSON: ") + e.what());
   }
-  if (!header.is_object()) fail(path, "header", "is not a JSON object");
+  if (!header.is_object()) checkpoint_fail(path, "header", "is not a JSON object");
 
   json metadata = json::object();
-  std::map<std::string, TensorEntry> tensors;
+  TensorMap tensors;
   for (const auto& [name, value] : header.items()) {
     if (name == "__metadata__") {
-      if (!value.is_object()) fail(path, "__metadata__", "is not an object");
+      if (!value.is_object()) checkpoint_fail(path, "__metadata__", "is not an object");
       for (const auto& [key, v] : value.items())
-        if (!v.is_string()) fail(path, "__metadata__." + key, "is not a string");
+        if (!v.is_string()) checkpoint_fail(path, "__metadata__." + key, "is not a string");
       metadata = value;
       continue;
     }
-    tensors.emplace(name, parse_entry(path, name, value, data_bytes));
+    tensors.emplace(name, data::parse_tensor_entry(path, name, value, data_bytes));
   }
+  const auto config = metadata.find("cuae.config");
+  data::map_pytorch_names(tensors, config != metadata.end(), path, options.note);
 
   Checkpoint result;
   try {
-    const auto config = metadata.find("cuae.config");
     if (config != metadata.end()) {
       result.run = run_config_from_json(config->get<std::string>(), path.string() + " __metadata__.cuae.config");
     } else {
-      result.run.model = infer_config(path, tensors);
+      result.run.model.layers = data::infer_layers(tensors, path);
     }
     result.run.model.validate();
   } catch (const IoError&) {
@@ -270,6 +260,7 @@ Checkpoint read_checkpoint(const fs::path& path) {
   } catch (const Error& e) {
     throw IoError("checkpoint " + path.string() + ": " + e.what());
   }
+  drop_foreign_tensors(tensors, path, options);  // after infer_layers, whose message lists every tensor
   result.optimizer.step = metadata_int(path, metadata, "cuae.step");
   result.state.epochs_completed = metadata_int(path, metadata, "cuae.epochs");
   result.state.samples_into_epoch = metadata_int(path, metadata, "cuae.samples_in_epoch");
@@ -280,6 +271,10 @@ Checkpoint read_checkpoint(const fs::path& path) {
   // Every tensor the config implies must be present with its shape; nothing else may be.
   const ParameterLayout layout = make_layout(result.run.model);
   const std::vector<TensorSpec> specs = parameter_tensors(layout);
+  const std::string expected_from = config != metadata.end()
+                                        ? "the config's "
+                                        : "the " + shape_text(result.run.model.layers) +
+                                              " layers that the encoder implies (cuae's decoder mirrors it), ";
   struct Target {
     std::string name;
     const TensorSpec* spec;
@@ -287,7 +282,6 @@ Checkpoint read_checkpoint(const fs::path& path) {
     std::vector<float>* buffer;
   };
   std::vector<Target> targets;
-  size_t matched = 0;
   const bool adam = result.run.model.optimizer.kind == OptimizerKind::adam;
   const bool has_m = tensors.contains("optimizer.m." + specs.front().name);
   const bool has_v = adam && has_m;
@@ -300,35 +294,56 @@ Checkpoint read_checkpoint(const fs::path& path) {
     for (const TensorSpec& spec : specs) {
       const std::string name = prefix + spec.name;
       const auto it = tensors.find(name);
-      if (it == tensors.end()) fail(path, name, "missing (the config needs shape " + shape_text(spec.shape) + ")");
-      if (it->second.shape != spec.shape) {
-        fail(path, name + ".shape", shape_text(it->second.shape) + " does not match the config's " +
-                                        shape_text(spec.shape));
+      if (it == tensors.end())
+        checkpoint_fail(path, name, "missing (" + expected_from + "shape is " + shape_text(spec.shape) + ")");
+      const std::vector<int64_t>& shape = it->second.shape;
+      if (shape != spec.shape) {
+        const bool transposed =
+            shape.size() == 2 && spec.shape.size() == 2 && shape[0] == spec.shape[1] && shape[1] == spec.shape[0];
+        checkpoint_fail(path, name + ".shape",
+                        shape_text(shape) + " does not match " + expected_from + shape_text(spec.shape) +
+                            (transposed ? " (it is transposed)" : ""));
+      }
+      if (!it->second.float_type) {
+        checkpoint_fail(path, name + ".dtype", "is " + it->second.dtype + "; parameters are F32, F16, BF16 or F64");
       }
       targets.push_back({name, &spec, &it->second, buffer});
-      ++matched;
     }
   }
-  if (matched != tensors.size()) {
+  if (targets.size() != tensors.size()) {
     for (const auto& [name, entry] : tensors) {
       bool known = false;
       for (const Target& t : targets) known = known || t.entry == &entry;
-      if (!known) fail(path, name, "unexpected tensor for layers " + shape_text(result.run.model.layers));
+      if (!known) checkpoint_fail(path, name, "unexpected tensor for layers " + shape_text(result.run.model.layers));
     }
   }
 
-  // The header is valid: now allocate and read.
+  // The header is valid: now allocate and read, widening F16/BF16/F64 to float32.
   result.has_optimizer_state = has_m;
   result.parameters.assign(static_cast<size_t>(layout.total_floats), 0.0f);
   if (has_m) result.optimizer.m.assign(result.parameters.size(), 0.0f);
   if (has_v) result.optimizer.v.assign(result.parameters.size(), 0.0f);
   if (has_best) result.state.best_parameters.assign(result.parameters.size(), 0.0f);
+  std::map<std::string, int> converted;  // dtype -> tensors
+  std::vector<std::byte> staging;
   for (const Target& t : targets) {
+    float* out = t.buffer->data() + t.spec->flat_offset;
+    const data::ElementType type = *t.entry->float_type;
+    const bool direct = type.kind == data::ElementKind::floating && type.size == 4;
+    const auto bytes = static_cast<std::streamsize>(t.entry->end - t.entry->begin);
+    if (!direct) staging.resize(static_cast<size_t>(bytes));
     in.seekg(static_cast<std::streamoff>(data_start + t.entry->begin));
-    if (!in.read(reinterpret_cast<char*>(t.buffer->data() + t.spec->flat_offset),
-                 static_cast<std::streamsize>(t.entry->end - t.entry->begin))) {
-      fail(path, t.name, "read failed (the file changed while it was read?)");
+    if (!in.read(direct ? reinterpret_cast<char*>(out) : reinterpret_cast<char*>(staging.data()), bytes)) {
+      checkpoint_fail(path, t.name, "read failed (the file changed while it was read?)");
     }
+    if (!direct) {
+      data::convert_to_float(staging.data(), static_cast<size_t>(t.spec->count), type, out);
+      ++converted[t.entry->dtype];
+    }
+  }
+  for (const auto& [dtype, count] : converted) {
+    data::note(options.note, "checkpoint " + path.string() + ": converted " + std::to_string(count) + " " + dtype +
+                                 " tensor" + (count > 1 ? "s" : "") + " to float32");
   }
   return result;
 }

@@ -6,6 +6,9 @@
 // early_stopping.best.<name>. "__metadata__" holds the run configuration as
 // JSON ("cuae.config", the grammar of cuae/run_config.h), the optimizer step, the completed epochs and the cuae version. A file saved by
 // PyTorch has no cuae metadata: the layer widths come from the weight shapes, the rest is default.
+// Reading also accepts what PyTorch users have (checkpoint_import.h): F16, BF16 and F64 tensors
+// (converted to float32), a `module.` prefix, nn.Sequential indices, and tensors that are not the
+// model's parameters (ignored with a note unless strict).
 #pragma once
 
 #include <cstdint>
@@ -15,6 +18,7 @@
 #include "cuae/fit.h"
 #include "cuae/layout.h"
 #include "cuae/optimizer_state.h"
+#include "cuae/read_options.h"
 #include "cuae/run_config.h"
 
 namespace cuae {
@@ -33,7 +37,9 @@ void write_checkpoint(const std::filesystem::path& path, const RunConfig& run, c
                       const TrainingState& state = {});
 
 // Validates the header completely (length, JSON, dtypes, shapes against the config, offsets) before
-// reading any tensor. Throws cuae::IoError naming the file and the field.
-Checkpoint read_checkpoint(const std::filesystem::path& path);
+// reading any tensor. Throws cuae::IoError naming the file and the field (the tensor that is wrong);
+// a file of another format (a torch.save archive or pickle) is named as such, with the line of
+// Python that converts it. Notes (conversions, renamed or ignored tensors) go to options.note.
+Checkpoint read_checkpoint(const std::filesystem::path& path, const CheckpointReadOptions& options = {});
 
 }  // namespace cuae

@@ -1,5 +1,7 @@
 // Raw little-endian float32 files, row-major with a given number of features per row (the file has
-// no header, so the width must come from the user). Memory-mapped, not copied.
+// no header, so the width must come from the user). Memory-mapped, not copied. Nothing in the file
+// says its element type, so the size check here and load_dataset's NaN/Inf check are what catch a
+// file of another type (float64 or integers read as float32 give sizes or values that do not fit).
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -22,7 +24,9 @@ Dataset load_raw_f32(const std::filesystem::path& path, int64_t cols) {
   if (file.size() == 0) throw IoError(name + ": raw float32 file is empty");
   if (file.size() % row_bytes != 0) {
     throw IoError(name + ": size " + std::to_string(file.size()) + " bytes is not a multiple of " +
-                  std::to_string(row_bytes) + " (" + std::to_string(cols) + " float32 features per row)");
+                  std::to_string(row_bytes) + " (" + std::to_string(cols) +
+                  " float32 features per row); if the file holds " +
+                  "another type, write it as float32: numpy.asarray(x, numpy.float32).tofile(path)");
   }
   const auto rows = static_cast<int64_t>(file.size() / row_bytes);
   return Dataset(std::make_shared<data::MappedStorage>(std::move(file)), 0, DType::f32, rows, cols, name);

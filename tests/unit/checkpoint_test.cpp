@@ -189,17 +189,27 @@ TEST_F(CheckpointFile, CorruptHeadersGiveIoErrorsNamingFileAndField) {
       {"past_end", past_end, "runs past the end"},
       {"bad_json", bad_json, "header: invalid JSON"},
       {"truncated_data", good.substr(0, good.size() - 4), "outside the data section"},
-      {"f16", edited([](json& h, std::string&) { h["encoder.0.bias"]["dtype"] = "F16"; }),
-       "encoder.0.bias.dtype: is F16; only F32"},
-      {"bad_shape", edited([](json& h, std::string&) { h["encoder.0.weight"]["shape"] = {9, 20}; }),
+      {"int_dtype", edited([](json& h, std::string&) { h["encoder.0.bias"]["dtype"] = "I32"; }),
+       "encoder.0.bias.dtype: is I32; parameters are F32, F16, BF16 or F64"},
+      {"f16_size", edited([](json& h, std::string&) { h["encoder.0.bias"]["dtype"] = "F16"; }),
+       "encoder.0.bias.data_offsets: [684,720] spans 36 bytes, shape [9] needs 18 (F16)"},
+      {"bad_shape", edited([](json& h, std::string&) {
+         h["encoder.0.weight"]["shape"] = {9, 20};
+       }),
        "encoder.0.weight.data_offsets: [0,684] spans 684 bytes, shape [9,20] needs 720"},
-      {"transposed", edited([](json& h, std::string&) { h["encoder.0.weight"]["shape"] = {19, 9}; }),
-       "encoder.0.weight.shape: [19,9] does not match the config's [9,19]"},
-      {"wrong_shape", edited([](json& h, std::string&) { h["encoder.1.bias"]["shape"] = {1, 3}; }),
+      {"transposed", edited([](json& h, std::string&) {
+         h["encoder.0.weight"]["shape"] = {19, 9};
+       }),
+       "encoder.0.weight.shape: [19,9] does not match the config's [9,19] (it is transposed)"},
+      {"wrong_shape", edited([](json& h, std::string&) {
+         h["encoder.1.bias"]["shape"] = {1, 3};
+       }),
        "encoder.1.bias.shape: [1,3] does not match the config's [3]"},
       {"negative_dim", edited([](json& h, std::string&) { h["encoder.1.bias"]["shape"] = {-3}; }),
        "encoder.1.bias.shape"},
-      {"offsets", edited([](json& h, std::string&) { h["decoder.0.bias"]["data_offsets"] = {4, 2}; }),
+      {"offsets", edited([](json& h, std::string&) {
+         h["decoder.0.bias"]["data_offsets"] = {4, 2};
+       }),
        "decoder.0.bias.data_offsets"},
       {"missing", edited([](json& h, std::string&) { h.erase("decoder.1.bias"); }), "decoder.1.bias: missing"},
       {"extra", edited([](json& h, std::string& d) {
