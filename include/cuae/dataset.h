@@ -109,6 +109,10 @@ struct LoadOptions {
   NoteSink note;
 };
 
+// A CSV field separator as users write it: one character (not a quote or a line break), or "tab" or
+// "\\t" for a tab. Throws cuae::Error naming the text.
+char parse_csv_delimiter(std::string_view text);
+
 // SRC is one of: a path ending .idx/.idx3-ubyte/-ubyte(.gz), .npy, .npz, .csv, .raw/.f32/.bin;
 // "fashion-mnist" (train split; "fashion-mnist:test" for t10k); "random:N,D"; "structured:N,D,K".
 // Files of float values are checked for NaN/Inf (refused, or their rows dropped with

@@ -16,6 +16,7 @@
 #include "cuae/layout.h"
 #include "cuae/model_config.h"
 #include "cuae/optimizer_state.h"
+#include "cuae/read_options.h"
 #include "cuae/run_config.h"
 #include "cuae/tensor.h"
 
@@ -74,8 +75,9 @@ class Model {
   // run_config() as JSON metadata. Written atomically (temporary file, fsync, rename).
   void save(const std::filesystem::path& path) const;
   // A checkpoint without optimizer state (e.g. written by PyTorch) starts a fresh optimizer at step 0.
+  // `read` says how strictly PyTorch's files are taken and where the reader's notes go.
   static Model load(const std::filesystem::path& path, Device device = Device::cpu(),
-                    BackendOptions options = {});
+                    BackendOptions options = {}, const CheckpointReadOptions& read = {});
 
  private:
   struct Impl;

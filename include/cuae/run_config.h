@@ -6,8 +6,11 @@
 //   {
 //     <every ModelConfig key: "layers", "hidden_activation", ..., "optimizer": {...}, "seed">,
 //     "fit":     {"data", "validation", "epochs", "batch_size", "shuffle", "eval_batch_size",
-//                 "load": {"raw_cols", "csv_header", "drop_non_finite"},
-//                 "out", "metrics", "init_from", "checkpoint", "checkpoint_every", "checkpoint_unit"},
+//                 "validation_split", "early_stopping", "min_delta", "monitor", "restore_best", "lr_schedule",
+//                 "load": {"raw_cols", "csv_header", "drop_non_finite", "csv_skip_cols", "csv_delimiter",
+//                          "npz_key", "scale"},
+//                 "out", "metrics", "init_from", "init_strict", "checkpoint", "checkpoint_every",
+//                 "checkpoint_unit"},
 //     "device":  "auto" | "cpu" | "cuda" | "cuda:N",
 //     "backend": {"forward", "cuda_graphs", "allow_tf32", "cpu_threads", "device_memory_budget"}
 //   }
@@ -37,6 +40,7 @@ struct RunConfig {
   std::string out;             // where `cuae train` saves the trained model
   std::string metrics;         // per-epoch CSV; empty: none
   std::string init_from;       // start from this checkpoint's weights; empty: initialise from the seed
+  bool init_strict = false;    // refuse init_from tensors that are not parameters (CheckpointReadOptions::strict)
   std::string checkpoint;      // periodic and interrupt checkpoints; empty: `out`
   int64_t checkpoint_every = 0;
   bool checkpoint_by_epochs = false;  // "checkpoint_unit": "steps" (false) or "epochs"

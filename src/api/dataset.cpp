@@ -203,6 +203,14 @@ void check_bce_targets(const Dataset& data, std::string_view op) {
                   ", or train with a loss defined for any value (--loss mse)");
 }
 
+char parse_csv_delimiter(std::string_view text) {
+  const std::string_view one = text == "\\t" || text == "tab" ? std::string_view("\t") : text;
+  if (one.size() != 1 || one == "\"" || one == "\n" || one == "\r") {
+    throw Error("CSV delimiter '" + std::string(text) + "': give one character other than a quote or a line break, or tab");
+  }
+  return one[0];
+}
+
 Matrix Dataset::to_matrix() const {
   Matrix m(rows_, cols_);
   copy_rows(0, rows_, m.data.data());

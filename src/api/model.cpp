@@ -131,6 +131,7 @@ void Model::set_run_config(const RunConfig& run) {
 float Model::train_step(MatrixView batch) {
   check_view("train_step", batch, input_dim(), "batch");
   if (batch.rows == 0) throw ShapeError("train_step: batch has 0 rows");
+  if (config().loss == Loss::bce) check_bce_targets(borrow(batch, "batch"), "train_step");
   return impl_->backend().train_step(batch);
 }
 
@@ -138,6 +139,7 @@ History Model::fit(const Dataset& train, const FitOptions& options, const FitCal
   check_data_set("fit", "training set", train, input_dim());
   if (train.rows() == 0) throw ShapeError("fit: training set " + train.name() + " has 0 rows");
   check_fit_options(options);
+  if (config().loss == Loss::bce) check_bce_targets(train, "fit");
   // Keras validation_split: the last rows, before any shuffling, unless a validation set is given.
   Dataset training = train, held_out;
   FitOptions fitting = options;
@@ -156,6 +158,7 @@ History Model::fit(const Dataset& train, const FitOptions& options, const FitCal
     if (fitting.validation->rows() == 0) {
       throw ShapeError("fit: validation set " + fitting.validation->name() + " has 0 rows");
     }
+    if (config().loss == Loss::bce) check_bce_targets(*fitting.validation, "fit");
   }
   const bool watches = options.early_stopping.patience > 0 || options.lr_schedule.kind == LrSchedule::Kind::plateau;
   if (watches && options.early_stopping.monitor_validation && !fitting.validation) {
@@ -186,13 +189,16 @@ double Model::evaluate(const Dataset& data, int64_t batch_size) {
   check_data_set("evaluate", "data set", data, input_dim());
   if (data.rows() == 0) throw ShapeError("evaluate: data set " + data.name() + " has 0 rows");
   check_positive("evaluate", "batch size", batch_size);
+  if (config().loss == Loss::bce) check_bce_targets(data, "evaluate");
   return impl_->mean_loss(data, batch_size);
 }
 
 double Model::evaluate(MatrixView data) {
   check_view("evaluate", data, input_dim(), "data");
   if (data.rows == 0) throw ShapeError("evaluate: data has 0 rows");
-  return impl_->mean_loss(borrow(data, "data"), kMaxRowsPerCall);
+  const Dataset rows = borrow(data, "data");
+  if (config().loss == Loss::bce) check_bce_targets(rows, "evaluate");
+  return impl_->mean_loss(rows, kMaxRowsPerCall);
 }
 
 Matrix Model::encode(MatrixView data) { return impl_->forward("encode", data, 0, layout().encoder_layers); }
@@ -245,8 +251,9 @@ void Model::save(const std::filesystem::path& path) const {
   write_checkpoint(path, impl_->run, layout(), parameters(), optimizer_state(), impl_->state);
 }
 
-Model Model::load(const std::filesystem::path& path, Device device, BackendOptions options) {
-  Checkpoint checkpoint = read_checkpoint(path);
+Model Model::load(const std::filesystem::path& path, Device device, BackendOptions options,
+                  const CheckpointReadOptions& read) {
+  Checkpoint checkpoint = read_checkpoint(path, read);
   Model model(checkpoint.run.model, device, options);
   model.set_run_config(checkpoint.run);  // the run it came from, as recorded
   model.set_parameters(checkpoint.parameters);

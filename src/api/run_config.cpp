@@ -1,6 +1,7 @@
 // RunConfig and its JSON form: the one configuration grammar (see cuae/run_config.h).
 #include "cuae/run_config.h"
 
+#include <cmath>
 #include <string>
 
 #include "api/config_json.h"
@@ -58,10 +59,18 @@ std::string to_json(const RunConfig& run, int indent) {
       {"monitor", f.early_stopping.monitor_validation ? "val_loss" : "loss"},
       {"restore_best", f.early_stopping.restore_best},
       {"lr_schedule", to_string(f.lr_schedule)},
-      {"load", {{"raw_cols", load.raw_cols}, {"csv_header", load.csv_header}, {"drop_non_finite", load.drop_non_finite}}},
+      {"load",
+       {{"raw_cols", load.raw_cols},
+        {"csv_header", load.csv_header},
+        {"drop_non_finite", load.drop_non_finite},
+        {"csv_skip_cols", load.csv_skip_cols},
+        {"csv_delimiter", std::string(1, load.csv_delimiter)},
+        {"npz_key", load.npz_key},
+        {"scale", load.scale}}},
       {"out", run.out},
       {"metrics", run.metrics},
       {"init_from", run.init_from},
+      {"init_strict", run.init_strict},
       {"checkpoint", run.checkpoint},
       {"checkpoint_every", run.checkpoint_every},
       {"checkpoint_unit", run.checkpoint_by_epochs ? "epochs" : "steps"},
@@ -105,10 +114,21 @@ RunConfig run_config_from_json(std::string_view text, std::string_view source_na
   load.read("raw_cols", run.load.raw_cols);
   load.read("csv_header", run.load.csv_header);
   load.read("drop_non_finite", run.load.drop_non_finite);
+  load.read("csv_skip_cols", run.load.csv_skip_cols);
+  std::string delimiter(1, run.load.csv_delimiter);
+  load.read("csv_delimiter", delimiter);
+  try {
+    run.load.csv_delimiter = parse_csv_delimiter(delimiter);
+  } catch (const Error& e) {
+    load.fail("fit.load.csv_delimiter", e.what());
+  }
+  load.read("npz_key", run.load.npz_key);
+  load.read("scale", run.load.scale);
   load.reject_unknown();
   fit.read("out", run.out);
   fit.read("metrics", run.metrics);
   fit.read("init_from", run.init_from);
+  fit.read("init_strict", run.init_strict);
   fit.read("checkpoint", run.checkpoint);
   fit.read("checkpoint_every", run.checkpoint_every);
   std::string unit = run.checkpoint_by_epochs ? "epochs" : "steps";
@@ -133,6 +153,12 @@ RunConfig run_config_from_json(std::string_view text, std::string_view source_na
     throw Error("config " + std::string(source_name) + ": " + e.what());
   }
   if (run.load.raw_cols < 0) invalid("fit.load.raw_cols", "must be >= 0, got " + std::to_string(run.load.raw_cols));
+  if (run.load.csv_skip_cols < 0) {
+    invalid("fit.load.csv_skip_cols", "must be >= 0, got " + std::to_string(run.load.csv_skip_cols));
+  }
+  if (!(run.load.scale > 0) || !std::isfinite(run.load.scale)) {
+    invalid("fit.load.scale", "must be a finite number > 0, got " + std::to_string(run.load.scale));
+  }
   if (run.checkpoint_every < 0) {
     invalid("fit.checkpoint_every", "must be >= 0, got " + std::to_string(run.checkpoint_every));
   }

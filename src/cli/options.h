@@ -23,6 +23,9 @@ namespace cuae::cli {
 // What eval, encode and reconstruct share: a saved model applied to a data set.
 struct ApplyOptions {
   std::string model, data, out;
+  std::string value_scale = "1";  // --value-scale, a number or a fraction such as 1/255
+  std::string csv_delimiter = ",";
+  bool strict = false;            // --strict: refuse tensors of a PyTorch file that are not parameters
   std::string device = "auto";
   int64_t batch = 1024;
   int threads = 0;
@@ -43,8 +46,11 @@ ModelAndData load_model_and_data(const ApplyOptions& options, std::string_view c
 // "784,64" -> {784, 64}; throws naming the flag and the bad item.
 std::vector<int64_t> parse_layers(const std::string& text);
 
-// --raw-cols, --csv-header, --drop-non-finite.
-void add_load_options(CLI::App& sub, LoadOptions& options);
+// A decimal number, or a fraction of two ("1/255"); throws UsageError naming `flag` otherwise.
+double parse_number(std::string_view flag, const std::string& text);
+
+// Prints a reader's notes as "cuae <command>: note: ...".
+NoteSink print_notes(std::string_view command);
 
 // "auto" is the first usable CUDA device, else the CPU; when CUDA was built but is unusable it says so
 // once on stderr, prefixed "cuae <command>:". Other specs go to Device::parse.

@@ -154,7 +154,7 @@ CheckpointPolicy checkpoint_policy(const RunConfig& run) {
 Model build_model(const TrainCommand& c, const RunConfig& run, Device device) {
   if (!c.resume.empty()) {
     if (!run.init_from.empty()) throw UsageError("--resume and --init exclude each other: --resume already holds the weights");
-    Model model = Model::load(c.resume, device, run.backend);
+    Model model = Model::load(c.resume, device, run.backend, {.note = print_notes("train")});
     if (model.epochs_completed() >= run.fit.epochs) {
       throw Error("--resume " + c.resume + ": the checkpoint already completed " +
                   std::to_string(model.epochs_completed()) + " epoch(s); --epochs " + std::to_string(run.fit.epochs) +
@@ -164,7 +164,7 @@ Model build_model(const TrainCommand& c, const RunConfig& run, Device device) {
   }
   Model model(run.model, device, run.backend);
   if (!run.init_from.empty()) {
-    const Model start = Model::load(run.init_from);
+    const Model start = Model::load(run.init_from, Device::cpu(), {}, {run.init_strict, print_notes("train")});
     if (start.config().layers != run.model.layers) {
       throw ShapeError(run.init_from + ": checkpoint has layers " + join(start.config().layers) + ", --layers is " +
                        join(run.model.layers));
@@ -198,6 +198,7 @@ void run_train(const TrainCommand& c) {
 
   LoadOptions load = run.load;
   load.seed = config.seed;
+  load.note = print_notes("train");
   const Dataset train = load_dataset(run.data, load);
   check_features(train, config.layers.front(), "--layers " + join(config.layers));
   Dataset val;

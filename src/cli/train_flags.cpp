@@ -132,6 +132,13 @@ TrainFlags::TrainFlags(CLI::App& sub) {
        "The CSV file's first line is a header (text headers are detected)"},
       {"--drop-non-finite", "/fit/load/drop_non_finite", Kind::set_true,
        "Drop rows holding NaN/Inf instead of refusing the file"},
+      {"--csv-skip-cols", "/fit/load/csv_skip_cols", Kind::integer,
+       "CSV: drop this many leading columns (0: only a pandas index column)"},
+      {"--csv-delimiter", "/fit/load/csv_delimiter", Kind::text, "CSV: the field separator (one character, or tab)"},
+      {"--key", "/fit/load/npz_key", Kind::text, ".npz: the array to read (default: the archive's only array)"},
+      {"--value-scale", "/fit/load/scale", Kind::number, "Multiply every value by this (e.g. 1/255)"},
+      {"--strict", "/fit/init_strict", Kind::set_true,
+       "Refuse tensors of the --init checkpoint that are not the model's parameters"},
       {"--device", "/device", Kind::text, "auto, cpu, cuda or cuda:N"},
       {"--threads", "/backend/cpu_threads", Kind::integer, "CPU threads (0: all cores)"},
       {"--forward", "/backend/forward", Kind::choice,
@@ -190,33 +197,12 @@ void TrainFlags::apply(json& run) const {
         value = static_cast<int64_t>(parsed);
         break;
       }
-      case Kind::number: {
-        size_t end = 0;
-        double parsed = 0;
-        try {
-          parsed = std::stod(v, &end);
-        } catch (const std::exception&) {
-          end = 0;
-        }
-        if (end == 0 || end != v.size()) invalid("not a number");
-        value = parsed;
-        break;
-      }
+      case Kind::number: value = parse_number(e.flag, v); break;
       case Kind::layers: value = parse_layers(v); break;
       case Kind::numbers: {
         value = json::array();
         std::stringstream list(v);
-        for (std::string item; std::getline(list, item, ',');) {
-          size_t end = 0;
-          double parsed = 0;
-          try {
-            parsed = std::stod(item, &end);
-          } catch (const std::exception&) {
-            end = 0;
-          }
-          if (end == 0 || end != item.size()) invalid("'" + item + "' is not a number");
-          value.push_back(parsed);
-        }
+        for (std::string item; std::getline(list, item, ',');) value.push_back(parse_number(e.flag, item));
         break;
       }
       case Kind::set_true: value = true; break;

@@ -258,6 +258,50 @@ TEST_F(Cli, ReconstructionGridHasRowsOfColumnsEachAboveItsReconstructions) {
   EXPECT_EQ(png_size(slurp(file("g.png"))), (std::pair<uint32_t, uint32_t>{4 * 32 + 2, 3 * (2 * 30 + 2 + 8) + 2}));
 }
 
+// The loaders' options reach every command (train through the one flag table, eval/encode/reconstruct
+// through theirs), the readers' notes are printed as "cuae <command>: note: ...", and BCE refuses
+// 0..255 pixels with the range and the fix, in train and in eval.
+TEST_F(Cli, DataOptionsNotesAndTheBceRangeCheck) {
+  const auto data = [](const std::string& name) { return (fs::path(CUAE_SOURCE_DIR) / "tests/data" / name).string(); };
+  const std::string base = "train --epochs 1 --batch 2 --device cpu --threads 1 --out m.safetensors ";
+  // (Each of these also prints the note that the CSV's first line holds pandas' column names.)
+  Result r = run(base + "--layers 3,2 --data " + data("csv/pixels_0_255.csv"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.err, AllOf(HasSubstr("cuae train: fit: binary cross-entropy"), HasSubstr("pixels_0_255.csv"),
+                           HasSubstr("from 0 to 253"), HasSubstr("--value-scale 1/255"), HasSubstr("--loss mse")));
+  r = run(base + "--layers 3,2 --value-scale 1/255 --data " + data("csv/pixels_0_255.csv"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = run("eval --model m.safetensors --device cpu --data " + data("csv/pixels_0_255.csv"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.err, HasSubstr("cuae eval: evaluate: binary cross-entropy"));
+  r = run("eval --model m.safetensors --device cpu --value-scale 1/255 --data " + data("csv/pixels_0_255.csv"));
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(run("eval --model m.safetensors --device cpu --value-scale 1/0 --data x.csv").status, 2);
+
+  r = run(base + "--layers 3,2 --loss mse --data " + data("csv/pandas_index.csv"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.err, AllOf(HasSubstr("cuae train: note: "), HasSubstr("pandas_index.csv")));
+  EXPECT_THAT(expect_failure(base + "--layers 3,2 --loss mse --data " + data("csv/pandas_label_column.csv"), "train"),
+              HasSubstr("4 features"));
+  r = run(base + "--layers 3,2 --loss mse --csv-skip-cols 1 --data " + data("csv/pandas_label_column.csv"));
+  EXPECT_EQ(r.status, 0) << r.err;
+  r = run(base + "--layers 3,2 --loss mse --csv-delimiter ';' --data " + data("csv/pandas_semicolon.csv"));
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(run(base + "--layers 3,2 --csv-delimiter ab --data " + data("csv/pandas_semicolon.csv")).status, 2);
+
+  EXPECT_THAT(expect_failure(base + "--layers 6,2 --data " + data("npz/mnist_like.npz"), "train"),
+              AllOf(HasSubstr("x_train"), HasSubstr("x_test")));
+  r = run(base + "--layers 6,2 --key x_train --data " + data("npz/mnist_like.npz"));
+  EXPECT_EQ(r.status, 0) << r.err;
+
+  const std::string init = base + "--layers 11,5,3 --data random:8,11 --init " +
+                           data("safetensors/torch_with_extras_11_5_3.safetensors");
+  r = run(init);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("cuae train: note: "));
+  EXPECT_THAT(expect_failure(init + " --strict", "train"), HasSubstr("torch_with_extras_11_5_3.safetensors"));
+}
+
 TEST_F(Cli, InfoNamesVersionBackendsBlasAndThreads) {
   const Result r = run("info");
   ASSERT_EQ(r.status, 0) << r.err;

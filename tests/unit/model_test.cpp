@@ -235,6 +235,42 @@ TEST(Model, EvaluateIsTheMeanElementBceOfTheReconstruction) {
   EXPECT_NEAR(model.evaluate(x.view()) / expected, 1.0, tol::kDense);
 }
 
+// Binary cross-entropy is defined only for targets in [0, 1]: pixels in 0..255 trained to a loss of
+// -3059 before this check. Every entry point refuses them before a step, naming the set; MSE takes them.
+TEST(Model, BceRefusesTargetsOutsideTheUnitIntervalAtEveryEntryPoint) {
+  Model model(small_config());
+  const std::vector<float> before = model.parameters();
+  std::vector<float> values(4 * 23);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i * 23 % 256);
+  const Dataset pixels = Dataset::from_floats(values, 4, 23, "pixels.npy");
+  const Dataset good = Dataset::from_floats(std::vector<float>(4 * 23, 0.5f), 4, 23, "good.npy");
+  const MatrixView rows{values.data(), 4, 23};
+  const auto refused = [](const auto& call, const char* op) {
+    try {
+      call();
+      ADD_FAILURE() << op << " accepted targets outside [0, 1]";
+    } catch (const DataError& e) {
+      EXPECT_THAT(e.what(), ::testing::AllOf(::testing::StartsWith(op), ::testing::HasSubstr("from 0 to 255")));
+    }
+  };
+  FitOptions fit;
+  fit.batch_size = 2;
+  refused([&] { model.fit(pixels, fit); }, "fit");
+  FitOptions validated = fit;
+  validated.validation = &pixels;
+  refused([&] { model.fit(good, validated); }, "fit");
+  refused([&] { model.evaluate(pixels); }, "evaluate");
+  refused([&] { model.evaluate(rows); }, "evaluate");
+  refused([&] { model.train_step(rows); }, "train_step");
+  EXPECT_EQ(model.parameters(), before);
+  EXPECT_EQ(model.step(), 0);
+
+  ModelConfig mse = small_config();
+  mse.loss = Loss::mse;
+  Model regression(mse);
+  EXPECT_NO_THROW(regression.fit(pixels, fit));
+}
+
 TEST(Model, SetParametersKeepsPaddingZero) {
   Model model(small_config());
   std::vector<float> flat(static_cast<size_t>(model.layout().total_floats), 0.25f);
