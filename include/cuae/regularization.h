@@ -5,6 +5,8 @@
 // resume exactly and agree between backends (kernels/common/random.cuh).
 #pragma once
 
+#include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +48,13 @@ struct Regularization {
 // "none", "gaussian:0.1", "mask:0.3", "salt-pepper:0.05"; the parser throws cuae::Error naming the forms.
 std::string to_string(const Noise&);
 Noise parse_noise(std::string_view);
+// What training with `noise` feeds the network for the batch `clean` at optimizer step `step` of a
+// model seeded `seed` (element i of the batch from the step's Philox stream), written to `out` (the
+// same size; it may be `clean`). clip_to_unit clips Gaussian noise to [0, 1], as training does for a
+// sigmoid output. `cuae reconstruct --noise` shows what a denoising model restores with it.
+void apply_noise(const Noise& noise, uint64_t seed, int64_t step, bool clip_to_unit, std::span<const float> clean,
+                 std::span<float> out);
+
 // "" (off) or "RHO:BETA", e.g. "0.05:3".
 std::string kl_sparsity_spec(const Regularization&);
 void parse_kl_sparsity(std::string_view spec, Regularization& out);

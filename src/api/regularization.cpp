@@ -7,6 +7,7 @@
 
 #include "api/spec_text.h"
 #include "cuae/error.h"
+#include "kernels/common/noise.cuh"
 
 namespace cuae {
 
@@ -55,6 +56,17 @@ void parse_kl_sparsity(std::string_view spec, Regularization& out) {
   const std::vector<std::string_view> parts = split(spec, ':');
   if (parts.size() != 2 || !parse_number(parts[0], out.kl_rho) || !parse_number(parts[1], out.kl_beta)) {
     throw Error("config: kl_sparsity '" + std::string(spec) + "' is not RHO:BETA (e.g. 0.05:3)");
+  }
+}
+
+void apply_noise(const Noise& noise, uint64_t seed, int64_t step, bool clip_to_unit, std::span<const float> clean,
+                 std::span<float> out) {
+  if (out.size() != clean.size()) {
+    throw Error("apply_noise: " + std::to_string(clean.size()) + " clean values but room for " + std::to_string(out.size()));
+  }
+  const uint64_t stream = rng::draw_stream(rng::DrawPurpose::input_noise, step, 0);
+  for (size_t i = 0; i < clean.size(); ++i) {
+    out[i] = noise::corrupted(noise.kind, noise.amount, seed, stream, i, clean[i], clip_to_unit);
   }
 }
 

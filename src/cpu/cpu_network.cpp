@@ -18,6 +18,7 @@
 
 #include "cpu/elementwise.h"
 #include "cpu/gemm.h"
+#include "kernels/common/noise.cuh"
 #include "kernels/common/random.cuh"
 
 namespace cuae::cpu {
@@ -111,22 +112,7 @@ void CpuNetwork<T>::corrupt_input(const T* x, int64_t rows, int64_t step) {
   const int team = pass_threads(threads_, count * 8, kParallelMinCheap);  // ~8 cheap passes of Philox work
 #pragma omp parallel for schedule(static) num_threads(team) if (team > 1)
   for (int64_t e = 0; e < count; ++e) {
-    const auto i = static_cast<uint64_t>(e);
-    T v = x[e];
-    switch (noise.kind) {
-      case Noise::Kind::none: break;
-      case Noise::Kind::gaussian:
-        v += static_cast<T>(noise.amount * rng::normal_at(seed_, stream, i));
-        if (clip) v = std::clamp(v, T(0), T(1));
-        break;
-      case Noise::Kind::mask:
-        if (rng::uniform_at(seed_, stream, i) < noise.amount) v = T(0);
-        break;
-      case Noise::Kind::salt_pepper:
-        if (rng::uniform_at(seed_, stream, 2 * i) < noise.amount) v = rng::uniform_at(seed_, stream, 2 * i + 1) < 0.5f ? T(0) : T(1);
-        break;
-    }
-    out[e] = v;
+    out[e] = noise::corrupted(noise.kind, noise.amount, seed_, stream, static_cast<uint64_t>(e), x[e], clip);
   }
   input_ = out;
 }

@@ -256,6 +256,14 @@ TEST_F(Cli, ReconstructionGridHasRowsOfColumnsEachAboveItsReconstructions) {
   // 6x6 images at scale 5 are 30-pixel tiles with 2-pixel gaps; 11 images in rows of 4 are 3 rows,
   // each an original row and a reconstruction row (2 tiles + a gap) plus 8 pixels between rows.
   EXPECT_EQ(png_size(slurp(file("g.png"))), (std::pair<uint32_t, uint32_t>{4 * 32 + 2, 3 * (2 * 30 + 2 + 8) + 2}));
+  // --noise: a third row per group (corrupted, restored, original), and other reconstructions.
+  ASSERT_EQ(run("reconstruct --model m.safetensors --data structured:50,36,3 --out n.png --count 11 --columns 4 "
+                "--scale 5 --noise mask:0.5").status, 0);
+  EXPECT_EQ(png_size(slurp(file("n.png"))), (std::pair<uint32_t, uint32_t>{4 * 32 + 2, 3 * (3 * 30 + 2 * 2 + 8) + 2}));
+  ASSERT_EQ(run("reconstruct --model m.safetensors --data structured:50,36,3 --out clean.npy").status, 0);
+  ASSERT_EQ(run("reconstruct --model m.safetensors --data structured:50,36,3 --out noisy.npy --noise mask:0.5").status, 0);
+  EXPECT_NE(slurp(file("clean.npy")), slurp(file("noisy.npy")));
+  EXPECT_EQ(run("reconstruct --model m.safetensors --data structured:50,36,3 --out x.npy --noise blur:1").status, 2);
 }
 
 // The loaders' options reach every command (train through the one flag table, eval/encode/reconstruct

@@ -3,10 +3,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <vector>
+
 #include <nlohmann/json.hpp>
 
 #include "cuae/error.h"
 #include "cuae/model.h"
+#include "cuae/regularization.h"
 #include "cuae/run_config.h"
 #include "support/error_message.h"
 
@@ -31,6 +35,11 @@ RunConfig unusual_run() {
   run.load.raw_cols = 37;
   run.load.csv_header = true;
   run.load.drop_non_finite = true;
+  run.load.csv_skip_cols = 2;
+  run.load.csv_delimiter = '\t';
+  run.load.npz_key = "x_train";
+  run.load.scale = 1.0 / 255;
+  run.init_strict = true;
   run.out = "dir/m.safetensors";
   run.metrics = "dir/m.csv";
   run.init_from = "start.safetensors";
@@ -58,6 +67,11 @@ TEST(RunConfig, EveryFieldSurvivesTheJsonRoundTrip) {
   EXPECT_EQ(back.fit.eval_batch_size, 99);
   EXPECT_EQ(back.validation, "random:20,37");
   EXPECT_TRUE(back.load.drop_non_finite);
+  EXPECT_EQ(back.load.csv_skip_cols, 2);
+  EXPECT_EQ(back.load.csv_delimiter, '\t');
+  EXPECT_EQ(back.load.npz_key, "x_train");
+  EXPECT_EQ(back.load.scale, 1.0 / 255);
+  EXPECT_TRUE(back.init_strict);
   EXPECT_TRUE(back.checkpoint_by_epochs);
   EXPECT_EQ(back.backend, run.backend);
   EXPECT_EQ(back.device, "cuda:1");
@@ -119,6 +133,35 @@ TEST(RunConfig, TheModelRecordsItsRun) {
   model.fit(Dataset::from_floats(std::vector<float>(9 * 12, 0.5f), 12, 9, "halves"), fit);
   EXPECT_EQ(model.run_config().fit.epochs, 2);
   EXPECT_EQ(model.run_config().fit.batch_size, 5);
+}
+
+// apply_noise is the corruption training applies (kernels/common/noise.cuh): deterministic per
+// (seed, step), a fraction P of zeros for mask:P, only 0/1 replacements for salt-pepper, Gaussian
+// noise clipped to [0, 1] when asked.
+TEST(ApplyNoise, DrawsTheTrainingCorruptionPerSeedAndStep) {
+  const std::vector<float> clean(20000, 0.5f);
+  std::vector<float> a(clean.size()), b(clean.size()), c(clean.size());
+  apply_noise(parse_noise("mask:0.3"), 7, 3, true, clean, a);
+  apply_noise(parse_noise("mask:0.3"), 7, 3, true, clean, b);
+  apply_noise(parse_noise("mask:0.3"), 7, 4, true, clean, c);
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  const auto zeros = static_cast<double>(std::count(a.begin(), a.end(), 0.0f));
+  EXPECT_NEAR(zeros / static_cast<double>(a.size()), 0.3, 0.015);  // ~4.6 standard deviations
+  EXPECT_EQ(zeros + static_cast<double>(std::count(a.begin(), a.end(), 0.5f)), static_cast<double>(a.size()));
+
+  apply_noise(parse_noise("salt-pepper:0.2"), 7, 0, true, clean, a);
+  for (float v : a) EXPECT_TRUE(v == 0 || v == 1 || v == 0.5f) << v;
+  const auto replaced = static_cast<double>(std::count_if(a.begin(), a.end(), [](float v) { return v != 0.5f; }));
+  EXPECT_NEAR(replaced / static_cast<double>(a.size()), 0.2, 0.015);
+
+  apply_noise(parse_noise("gaussian:2"), 7, 0, true, clean, a);
+  EXPECT_EQ(*std::min_element(a.begin(), a.end()), 0.0f);
+  EXPECT_EQ(*std::max_element(a.begin(), a.end()), 1.0f);
+  apply_noise(parse_noise("gaussian:2"), 7, 0, false, clean, b);
+  EXPECT_LT(*std::min_element(b.begin(), b.end()), -1.0f);
+  std::vector<float> wrong(3);
+  EXPECT_THROW(apply_noise(parse_noise("mask:0.1"), 7, 0, true, clean, wrong), Error);
 }
 
 }  // namespace
