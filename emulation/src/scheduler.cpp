@@ -9,7 +9,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
+#include <new>
 #include <mutex>
 #include <random>
 #include <string>
@@ -106,6 +108,16 @@ struct Thread {
 // Thrown into suspended threads to unwind them when the block has failed.
 struct Abort {};
 
+// One CUAE_SHARED declaration's storage for the current launch.
+struct StaticShared {
+  struct Free {
+    size_t alignment;
+    void operator()(std::byte* p) const { ::operator delete(p, std::align_val_t{alignment}); }
+  };
+  std::unique_ptr<std::byte, Free> bytes;
+  size_t size = 0;
+};
+
 struct BlockRun {
   const LaunchSpec* spec = nullptr;
   std::vector<Thread> threads;
@@ -113,6 +125,8 @@ struct BlockRun {
   bool aborting = false;
   std::string fault;  // first failure, empty while all is well
   std::vector<std::byte> dynamic_shared;
+  std::map<const SharedSlot*, StaticShared> static_shared;  // poisoned before every block
+  size_t static_shared_bytes = 0;
   const void* scheduler_stack_bottom = nullptr;
   size_t scheduler_stack_size = 0;
   void* scheduler_fake_stack = nullptr;
@@ -324,6 +338,7 @@ void abort_threads(BlockRun& block) {
 void run_block(BlockRun& block) {
   for (Thread& t : block.threads) t.state = State::runnable;
   poison(block.dynamic_shared);
+  for (auto& [slot, storage] : block.static_shared) std::memset(storage.bytes.get(), 0xFF, storage.size);
   std::vector<Thread*> order;
   order.reserve(block.threads.size());
   for (;;) {
@@ -426,6 +441,28 @@ unsigned lane_id() { return current_thread("a warp shuffle").linear % 32; }
 void* dynamic_shared_memory() {
   current_thread("CUAE_DYNAMIC_SHARED");
   return g_block->dynamic_shared.empty() ? nullptr : g_block->dynamic_shared.data();
+}
+
+void* static_shared_memory(SharedSlot& slot, size_t bytes, size_t alignment) {
+  Thread& t = current_thread("CUAE_SHARED");
+  BlockRun& block = *g_block;
+  auto it = block.static_shared.find(&slot);
+  if (it == block.static_shared.end()) {  // first use in this launch: the rest of the block sees it too
+    constexpr size_t kStaticSharedLimit = 48 * 1024;  // nvcc refuses more static shared memory
+    if (block.static_shared_bytes + bytes > kStaticSharedLimit) {
+      throw Fault("static shared memory of " + std::to_string(block.static_shared_bytes + bytes) +
+                  " bytes exceeds 48 KiB");
+    }
+    (void)t;
+    alignment = std::max(alignment, alignof(std::max_align_t));
+    StaticShared storage{{static_cast<std::byte*>(::operator new(bytes, std::align_val_t{alignment})),
+                          StaticShared::Free{alignment}},
+                         bytes};
+    std::memset(storage.bytes.get(), 0xFF, bytes);
+    block.static_shared_bytes += bytes;
+    it = block.static_shared.emplace(&slot, std::move(storage)).first;
+  }
+  return it->second.bytes.get();
 }
 
 }  // namespace detail

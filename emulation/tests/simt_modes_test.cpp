@@ -1,0 +1,67 @@
+// Self tests of the emulation's GPU-like modes: static shared memory poisoned per block, selectable
+// block order, sticky launch errors and guard zones around device allocations.
+#include <cuda_runtime.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kernels/common/portable.cuh"
+#include "test_support.h"
+
+namespace {
+
+using cuae_simt::test::DeviceArray;
+using cuae_simt::test::launch;
+
+// Block 0 writes its shared tile; every other block reads the tile without writing it. On a GPU those
+// reads see undefined values (never block 0's); here they must see the 0xFF poison (NaN).
+__global__ void unwritten_shared_kernel(float* out) {
+  CUAE_SHARED(float, tile, [64]);
+  if (blockIdx.x == 0) tile[threadIdx.x] = 1.0f + static_cast<float>(threadIdx.x);
+  __syncthreads();
+  out[blockIdx.x * blockDim.x + threadIdx.x] = tile[(threadIdx.x + 1) % blockDim.x];
+}
+
+TEST(EmulatedSimtModes, StaticSharedIsPoisonedForEveryBlock) {
+  constexpr unsigned kThreads = 64, kBlocks = 3;
+  DeviceArray<float> out(kThreads * kBlocks);
+  ASSERT_EQ(launch(dim3(kBlocks), dim3(kThreads), 0, unwritten_shared_kernel, out.get()), cudaSuccess);
+  const std::vector<float> host = out.to_host();
+  for (unsigned t = 0; t < kThreads; ++t) EXPECT_EQ(host[t], 1.0f + static_cast<float>((t + 1) % kThreads)) << t;
+  for (unsigned i = kThreads; i < kThreads * kBlocks; ++i) EXPECT_TRUE(std::isnan(host[i])) << "element " << i;
+}
+
+// Two declarations of one kernel get separate storage, shared by every thread of the block.
+__global__ void two_tiles_kernel(int* out) {
+  CUAE_SHARED(int, first, [32]);
+  CUAE_SHARED(int, second, [32]);
+  first[threadIdx.x] = static_cast<int>(threadIdx.x);
+  second[threadIdx.x] = -static_cast<int>(threadIdx.x);
+  __syncthreads();
+  const unsigned other = 31 - threadIdx.x;
+  out[blockIdx.x * 32 + threadIdx.x] = first[other] * 100 + second[other];
+}
+
+TEST(EmulatedSimtModes, StaticSharedDeclarationsAreSeparateAndBlockWide) {
+  DeviceArray<int> out(64);
+  ASSERT_EQ(launch(dim3(2), dim3(32), 0, two_tiles_kernel, out.get()), cudaSuccess);
+  const std::vector<int> host = out.to_host();
+  for (int i = 0; i < 64; ++i) EXPECT_EQ(host[i], (31 - i % 32) * 99) << i;
+}
+
+__global__ void oversized_shared_kernel(float* out) {
+  CUAE_SHARED(float, huge, [13 * 1024]);  // 52 KiB: nvcc refuses this much static shared memory
+  huge[threadIdx.x] = 0.0f;
+  out[threadIdx.x] = huge[threadIdx.x];
+}
+
+TEST(EmulatedSimtModes, StaticSharedAbove48KiBFailsTheLaunch) {
+  DeviceArray<float> out(32);
+  EXPECT_EQ(launch(dim3(1), dim3(32), 0, oversized_shared_kernel, out.get()), cudaErrorLaunchFailure);
+  EXPECT_NE(std::string(cudaGetErrorString(cudaErrorLaunchFailure)).find("exceeds 48 KiB"), std::string::npos);
+}
+
+}  // namespace
