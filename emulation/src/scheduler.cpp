@@ -138,6 +138,9 @@ StackPool g_stacks;
 ThreadOrder g_order = ThreadOrder::forward;
 bool g_order_chosen = false;  // by set_thread_order or the environment
 std::mt19937_64 g_rng;
+ThreadOrder g_block_order = ThreadOrder::forward;
+bool g_block_order_chosen = false;
+std::mt19937_64 g_block_rng;
 thread_local std::string g_last_fault;
 
 std::string dim_str(uint3 d) {
@@ -364,19 +367,39 @@ void run_block(BlockRun& block) {
   }
 }
 
-void choose_order_from_environment() {
-  if (g_order_chosen) return;
-  g_order_chosen = true;
-  const char* text = std::getenv("CUAE_SIMT_ORDER");
+// Reads `variable` (forward|reverse|random:SEED) into `order` and seeds `rng`.
+void order_from_environment(const char* variable, ThreadOrder& order, std::mt19937_64& rng) {
+  const char* text = std::getenv(variable);
   if (text == nullptr || std::strcmp(text, "forward") == 0) return;
   if (std::strcmp(text, "reverse") == 0) {
-    g_order = ThreadOrder::reverse;
+    order = ThreadOrder::reverse;
   } else if (std::strncmp(text, "random:", 7) == 0) {
-    g_order = ThreadOrder::random;
-    g_rng.seed(std::strtoull(text + 7, nullptr, 10));
+    order = ThreadOrder::random;
+    rng.seed(std::strtoull(text + 7, nullptr, 10));
   } else {
-    std::fprintf(stderr, "cuae_simt: CUAE_SIMT_ORDER=%s is not forward, reverse or random:SEED; using forward\n", text);
+    std::fprintf(stderr, "cuae_simt: %s=%s is not forward, reverse or random:SEED; using forward\n", variable, text);
   }
+}
+
+void choose_order_from_environment() {
+  if (!g_order_chosen) order_from_environment("CUAE_SIMT_ORDER", g_order, g_rng);
+  g_order_chosen = true;
+  if (!g_block_order_chosen) order_from_environment("CUAE_SIMT_BLOCK_ORDER", g_block_order, g_block_rng);
+  g_block_order_chosen = true;
+}
+
+// The grid's block indices in the chosen block order.
+std::vector<uint3> block_sequence(dim3 grid) {
+  std::vector<uint3> blocks;
+  blocks.reserve(size_t{grid.x} * grid.y * grid.z);
+  for (unsigned z = 0; z < grid.z; ++z) {
+    for (unsigned y = 0; y < grid.y; ++y) {
+      for (unsigned x = 0; x < grid.x; ++x) blocks.push_back({x, y, z});
+    }
+  }
+  if (g_block_order == ThreadOrder::reverse) std::reverse(blocks.begin(), blocks.end());
+  if (g_block_order == ThreadOrder::random) std::shuffle(blocks.begin(), blocks.end(), g_block_rng);
+  return blocks;
 }
 
 }  // namespace
@@ -398,13 +421,10 @@ int run_grid(const LaunchSpec& spec) {
   blockDim = spec.block;
   gridDim = spec.grid;
   g_block = &block;
-  for (unsigned z = 0; z < spec.grid.z && block.fault.empty(); ++z) {
-    for (unsigned y = 0; y < spec.grid.y && block.fault.empty(); ++y) {
-      for (unsigned x = 0; x < spec.grid.x && block.fault.empty(); ++x) {
-        blockIdx = {x, y, z};
-        run_block(block);
-      }
-    }
+  for (const uint3 index : block_sequence(spec.grid)) {
+    blockIdx = index;
+    run_block(block);
+    if (!block.fault.empty()) break;
   }
   g_block = nullptr;
   if (block.fault.empty()) return cudaSuccess;
@@ -478,6 +498,19 @@ ThreadOrder thread_order() {
   std::lock_guard lock(detail::g_launch_mutex);
   detail::choose_order_from_environment();
   return detail::g_order;
+}
+
+void set_block_order(ThreadOrder order, uint64_t seed) {
+  std::lock_guard lock(detail::g_launch_mutex);
+  detail::g_block_order = order;
+  detail::g_block_order_chosen = true;
+  detail::g_block_rng.seed(seed);
+}
+
+ThreadOrder block_order() {
+  std::lock_guard lock(detail::g_launch_mutex);
+  detail::choose_order_from_environment();
+  return detail::g_block_order;
 }
 
 const std::string& last_fault() { return detail::g_last_fault; }

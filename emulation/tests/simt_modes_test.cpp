@@ -3,6 +3,7 @@
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -62,6 +63,75 @@ TEST(EmulatedSimtModes, StaticSharedAbove48KiBFailsTheLaunch) {
   DeviceArray<float> out(32);
   EXPECT_EQ(launch(dim3(1), dim3(32), 0, oversized_shared_kernel, out.get()), cudaErrorLaunchFailure);
   EXPECT_NE(std::string(cudaGetErrorString(cudaErrorLaunchFailure)).find("exceeds 48 KiB"), std::string::npos);
+}
+
+// ---- block order ---------------------------------------------------------------------------------
+using cuae_simt::ThreadOrder;
+
+class ScopedBlockOrder {
+ public:
+  explicit ScopedBlockOrder(ThreadOrder order, uint64_t seed = 1) : previous_(cuae_simt::block_order()) {
+    cuae_simt::set_block_order(order, seed);
+  }
+  ScopedBlockOrder(const ScopedBlockOrder&) = delete;
+  ScopedBlockOrder& operator=(const ScopedBlockOrder&) = delete;
+  ~ScopedBlockOrder() { cuae_simt::set_block_order(previous_, 1); }
+
+ private:
+  ThreadOrder previous_;
+};
+
+// Thread 0 of each block appends the block's linear index (blocks run one after another here).
+__global__ void block_order_kernel(unsigned* sequence, unsigned* count) {
+  if (threadIdx.x != 0) return;
+  sequence[(*count)++] = blockIdx.x + gridDim.x * blockIdx.y;
+}
+
+std::vector<unsigned> run_order(ThreadOrder order, uint64_t seed) {
+  ScopedBlockOrder scoped(order, seed);
+  DeviceArray<unsigned> sequence(12), count(std::vector<unsigned>{0});
+  EXPECT_EQ(launch(dim3(4, 3), dim3(2), 0, block_order_kernel, sequence.get(), count.get()), cudaSuccess);
+  return sequence.to_host();
+}
+
+TEST(EmulatedSimtModes, BlockOrderIsSelectable) {
+  const std::vector<unsigned> forward = run_order(ThreadOrder::forward, 0);
+  const std::vector<unsigned> reverse = run_order(ThreadOrder::reverse, 0);
+  const std::vector<unsigned> random = run_order(ThreadOrder::random, 7);
+  for (unsigned i = 0; i < 12; ++i) {
+    EXPECT_EQ(forward[i], i);
+    EXPECT_EQ(reverse[i], 11 - i);
+  }
+  EXPECT_NE(random, forward);
+  EXPECT_NE(random, reverse);
+  EXPECT_TRUE(std::is_permutation(random.begin(), random.end(), forward.begin()));
+  EXPECT_EQ(run_order(ThreadOrder::random, 7), random) << "the seed reproduces the order";
+}
+
+// The bug block order exposes: each block stores one element past its row. In ascending order the
+// next block overwrites it, so only the last row's stray store (into the guard) would be visible.
+__global__ void row_overrun_kernel(float* out, int width) {
+  for (int c = static_cast<int>(threadIdx.x); c <= width; c += static_cast<int>(blockDim.x)) {  // <= : the bug
+    out[blockIdx.x * width + c] = static_cast<float>(blockIdx.x);
+  }
+}
+
+TEST(EmulatedSimtModes, ReverseBlockOrderShowsAStorePastTheRow) {
+  constexpr int kWidth = 5, kRows = 4;
+  const auto row_is_clean = [&](ThreadOrder order) {
+    ScopedBlockOrder scoped(order);
+    DeviceArray<float> out(kWidth * kRows + 1);
+    EXPECT_EQ(launch(dim3(kRows), dim3(4), 0, row_overrun_kernel, out.get(), kWidth), cudaSuccess);
+    const std::vector<float> host = out.to_host();
+    for (int r = 0; r < kRows; ++r) {
+      for (int c = 0; c < kWidth; ++c) {
+        if (host[r * kWidth + c] != static_cast<float>(r)) return false;
+      }
+    }
+    return true;
+  };
+  EXPECT_TRUE(row_is_clean(ThreadOrder::forward)) << "hidden in ascending order";
+  EXPECT_FALSE(row_is_clean(ThreadOrder::reverse)) << "shown in descending order";
 }
 
 }  // namespace

@@ -22,6 +22,13 @@ enum class ThreadOrder { forward, reverse, random };
 void set_thread_order(ThreadOrder order, uint64_t seed = 0);
 ThreadOrder thread_order();
 
+// The order in which a grid's blocks run, one after another (the same three orders; a random order
+// is drawn again for every launch). A kernel whose blocks depend on each other's writes, or whose
+// stray stores a later block happens to overwrite, gives different results under different orders.
+// Overrides CUAE_SIMT_BLOCK_ORDER=forward|reverse|random:SEED (read at the first launch otherwise).
+void set_block_order(ThreadOrder order, uint64_t seed = 0);
+ThreadOrder block_order();
+
 // The detailed text of the last launch failure (kernel, block, thread, barrier site); empty if none.
 const std::string& last_fault();
 
