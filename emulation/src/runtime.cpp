@@ -1,6 +1,7 @@
 // Host-side CUDA runtime API of the host SIMT emulation: memory accounting, streams, events, graph
 // capture and launch validation. Everything runs synchronously on the calling thread.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -68,6 +69,11 @@ State& state() {
 }
 
 thread_local cudaError_t g_last_error = cudaSuccess;
+// A kernel fault corrupts the context on a GPU: from then on every call fails with that error, in
+// every thread, until the process ends. Checked first by every call that would reach the device.
+std::atomic<cudaError_t> g_sticky_error{cudaSuccess};
+
+cudaError_t sticky_error() { return g_sticky_error.load(std::memory_order_relaxed); }
 
 cudaError_t record(cudaError_t error) {
   if (error != cudaSuccess) g_last_error = error;
@@ -170,6 +176,11 @@ cudaError_t validate(const detail::LaunchSpec& spec) {
 
 }  // namespace
 
+void reset_sticky_error() {
+  g_sticky_error.store(cudaSuccess);
+  g_last_error = cudaSuccess;  // the calling thread's, set by the calls that failed since
+}
+
 void set_device_memory_bytes(size_t bytes) {
   std::lock_guard lock(state().mutex);
   state().device_bytes = bytes;
@@ -187,7 +198,12 @@ namespace detail {
 
 cudaError_t submit_launch(LaunchSpec spec, cudaStream_t stream) {
   if (const cudaError_t error = validate(spec); error != cudaSuccess) return record(error);
-  return record(enqueue(stream, [spec = std::move(spec)] { return static_cast<cudaError_t>(run_grid(spec)); }));
+  return record(enqueue(stream, [spec = std::move(spec)] {
+    if (const cudaError_t error = sticky_error(); error != cudaSuccess) return error;
+    const auto error = static_cast<cudaError_t>(run_grid(spec));
+    if (error == cudaErrorLaunchFailure) g_sticky_error.store(error);
+    return error;
+  }));
 }
 
 cudaError_t set_func_attribute(KernelId kernel, cudaFuncAttribute attr, int value) {
@@ -261,8 +277,14 @@ const char* cudaGetErrorString(cudaError_t error) {
   return "unknown error";
 }
 
-cudaError_t cudaGetLastError() { return std::exchange(cuae_simt::g_last_error, cudaSuccess); }
-cudaError_t cudaPeekAtLastError() { return cuae_simt::g_last_error; }
+// A sticky error is never cleared: every later call returns it.
+cudaError_t cudaGetLastError() {
+  const cudaError_t last = std::exchange(cuae_simt::g_last_error, cudaSuccess);
+  return cuae_simt::sticky_error() != cudaSuccess ? cuae_simt::sticky_error() : last;
+}
+cudaError_t cudaPeekAtLastError() {
+  return cuae_simt::sticky_error() != cudaSuccess ? cuae_simt::sticky_error() : cuae_simt::g_last_error;
+}
 
 // ---- device ---------------------------------------------------------------------------------------
 cudaError_t cudaGetDeviceCount(int* count) {
@@ -323,6 +345,7 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) 
 }
 
 cudaError_t cudaDeviceSynchronize() {
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   std::lock_guard lock(state().mutex);
   return record(cuae_simt::check_no_capture(cudaErrorStreamCaptureUnsupported));
 }
@@ -335,6 +358,7 @@ cudaError_t cudaRuntimeGetVersion(int* version) { return cudaDriverGetVersion(ve
 
 // ---- memory ---------------------------------------------------------------------------------------
 cudaError_t cudaMalloc(void** pointer, size_t bytes) {
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   if (pointer == nullptr) return record(cudaErrorInvalidValue);
   *pointer = nullptr;
   cuae_simt::State& s = state();
@@ -353,7 +377,9 @@ cudaError_t cudaMalloc(void** pointer, size_t bytes) {
   return cudaSuccess;
 }
 
-cudaError_t cudaFree(void* pointer) {
+namespace {
+// Frees even after a fault (the memory is the host's), so that sticky errors leak nothing.
+cudaError_t free_device(void* pointer) {
   cuae_simt::State& s = state();
   std::lock_guard lock(s.mutex);
   if (const cudaError_t error = cuae_simt::check_no_capture(cudaErrorStreamCaptureUnsupported); error != cudaSuccess) {
@@ -367,8 +393,16 @@ cudaError_t cudaFree(void* pointer) {
   ::operator delete(pointer, std::align_val_t{cuae_simt::kAlignment});
   return cudaSuccess;
 }
+}  // namespace
+
+cudaError_t cudaFree(void* pointer) {
+  const cudaError_t freed = free_device(pointer);
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
+  return freed;
+}
 
 cudaError_t cudaMallocHost(void** pointer, size_t bytes) {
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   if (pointer == nullptr) return record(cudaErrorInvalidValue);
   *pointer = bytes == 0 ? nullptr : ::operator new(bytes, std::align_val_t{cuae_simt::kAlignment}, std::nothrow);
   if (bytes != 0 && *pointer == nullptr) return record(cudaErrorMemoryAllocation);
@@ -386,6 +420,7 @@ cudaError_t cudaFreeHost(void* pointer) {
 }
 
 cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   if (free_bytes == nullptr || total_bytes == nullptr) return record(cudaErrorInvalidValue);
   std::lock_guard lock(state().mutex);
   *total_bytes = state().device_bytes;
@@ -394,10 +429,12 @@ cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
 }
 
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   return cudaMemcpyAsync(dst, src, bytes, kind, nullptr);
 }
 
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t stream) {
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   if (const cudaError_t error = cuae_simt::check_copy(dst, src, bytes, kind); error != cudaSuccess) return record(error);
   return record(cuae_simt::enqueue(stream, cuae_simt::copy_op(dst, src, bytes)));
 }
@@ -405,6 +442,7 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpy
 cudaError_t cudaMemset(void* dst, int value, size_t bytes) { return cudaMemsetAsync(dst, value, bytes, nullptr); }
 
 cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t stream) {
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   if (bytes != 0 && !cuae_simt::is_device_range(dst, bytes)) return record(cudaErrorInvalidValue);
   return record(cuae_simt::enqueue(stream, cuae_simt::memset_op(dst, value, bytes)));
 }
@@ -413,6 +451,7 @@ cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t str
 cudaError_t cudaStreamCreate(cudaStream_t* stream) { return cudaStreamCreateWithFlags(stream, cudaStreamDefault); }
 
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned flags) {
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   if (stream == nullptr || flags > cudaStreamNonBlocking) return record(cudaErrorInvalidValue);
   *stream = new CUstream_st{flags, nullptr};
   return cudaSuccess;
@@ -427,6 +466,7 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
 }
 
 cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   std::lock_guard lock(state().mutex);
   if (stream != nullptr && stream->capture != nullptr) {
     stream->capture->invalidated = true;
@@ -439,6 +479,7 @@ cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
 cudaError_t cudaStreamQuery(cudaStream_t stream) { return cudaStreamSynchronize(stream); }
 
 cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned) {
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   if (event == nullptr) return record(cudaErrorInvalidResourceHandle);
   std::lock_guard lock(state().mutex);
   CUgraph_st* graph = event->captured_in;
@@ -452,6 +493,7 @@ cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned
 cudaError_t cudaEventCreate(cudaEvent_t* event) { return cudaEventCreateWithFlags(event, cudaEventDefault); }
 
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned flags) {
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   if (event == nullptr || flags > (cudaEventBlockingSync | cudaEventDisableTiming)) return record(cudaErrorInvalidValue);
   *event = new CUevent_st{};
   (*event)->flags = flags;
@@ -465,6 +507,7 @@ cudaError_t cudaEventDestroy(cudaEvent_t event) {
 }
 
 cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   if (event == nullptr) return record(cudaErrorInvalidResourceHandle);
   std::lock_guard lock(state().mutex);
   if (stream != nullptr && stream->capture != nullptr) {  // a dependency inside the graph, not a timestamp
@@ -482,6 +525,7 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
 }
 
 cudaError_t cudaEventSynchronize(cudaEvent_t event) {
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   if (event == nullptr) return record(cudaErrorInvalidResourceHandle);
   std::lock_guard lock(state().mutex);
   if (event->captured_in != nullptr && event->captured_in->capturing) {
@@ -494,6 +538,7 @@ cudaError_t cudaEventSynchronize(cudaEvent_t event) {
 cudaError_t cudaEventQuery(cudaEvent_t event) { return cudaEventSynchronize(event); }
 
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   if (ms == nullptr) return record(cudaErrorInvalidValue);
   if (start == nullptr || end == nullptr || !start->recorded || !end->recorded ||
       ((start->flags | end->flags) & cudaEventDisableTiming)) {
@@ -505,6 +550,7 @@ cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) 
 
 // ---- graphs ---------------------------------------------------------------------------------------
 cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode) {
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   if (stream == nullptr) return record(cudaErrorStreamCaptureUnsupported);  // not the legacy stream
   std::lock_guard lock(state().mutex);
   if (stream->capture != nullptr) return record(cudaErrorIllegalState);
@@ -548,12 +594,14 @@ cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* 
 }
 
 cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long) {
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   if (exec == nullptr || graph == nullptr) return record(cudaErrorInvalidValue);
   *exec = new CUgraphExec_st{graph->nodes};
   return cudaSuccess;
 }
 
 cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   if (exec == nullptr) return record(cudaErrorInvalidResourceHandle);
   return record(cuae_simt::enqueue(stream, [nodes = exec->nodes] {
     for (const Operation& node : nodes) {

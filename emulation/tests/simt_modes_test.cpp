@@ -63,6 +63,7 @@ TEST(EmulatedSimtModes, StaticSharedAbove48KiBFailsTheLaunch) {
   DeviceArray<float> out(32);
   EXPECT_EQ(launch(dim3(1), dim3(32), 0, oversized_shared_kernel, out.get()), cudaErrorLaunchFailure);
   EXPECT_NE(std::string(cudaGetErrorString(cudaErrorLaunchFailure)).find("exceeds 48 KiB"), std::string::npos);
+  cuae_simt::reset_sticky_error();
 }
 
 // ---- block order ---------------------------------------------------------------------------------
@@ -132,6 +133,33 @@ TEST(EmulatedSimtModes, ReverseBlockOrderShowsAStorePastTheRow) {
   };
   EXPECT_TRUE(row_is_clean(ThreadOrder::forward)) << "hidden in ascending order";
   EXPECT_FALSE(row_is_clean(ThreadOrder::reverse)) << "shown in descending order";
+}
+
+// ---- sticky errors -------------------------------------------------------------------------------
+__global__ void faulting_kernel(float* out) {
+  if (threadIdx.x == 0) __syncthreads();  // divergent barrier: the launch fails
+  out[threadIdx.x] = 0.0f;
+}
+
+__global__ void fill_kernel(float* out) { out[threadIdx.x] = 2.0f; }
+
+TEST(EmulatedSimtModes, AFaultIsStickyUntilReset) {
+  DeviceArray<float> out(32);
+  ASSERT_EQ(launch(dim3(1), dim3(32), 0, faulting_kernel, out.get()), cudaErrorLaunchFailure);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorLaunchFailure);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorLaunchFailure) << "not cleared by reading it";
+  EXPECT_EQ(launch(dim3(1), dim3(32), 0, fill_kernel, out.get()), cudaErrorLaunchFailure);
+  EXPECT_EQ(cudaDeviceSynchronize(), cudaErrorLaunchFailure);
+  void* more = nullptr;
+  EXPECT_EQ(cudaMalloc(&more, 64), cudaErrorLaunchFailure);
+  std::vector<float> host(32);
+  EXPECT_EQ(cudaMemcpy(host.data(), out.get(), 32 * sizeof(float), cudaMemcpyDeviceToHost), cudaErrorLaunchFailure);
+  cudaStream_t stream = nullptr;
+  EXPECT_EQ(cudaStreamCreate(&stream), cudaErrorLaunchFailure);
+  cuae_simt::reset_sticky_error();
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+  ASSERT_EQ(launch(dim3(1), dim3(32), 0, fill_kernel, out.get()), cudaSuccess);
+  for (const float v : out.to_host()) EXPECT_EQ(v, 2.0f);
 }
 
 }  // namespace

@@ -185,6 +185,10 @@ namespace cuae_simt {
 
 // Emulated device memory size (default 8 GiB, or CUAE_SIMT_DEVICE_MEMORY bytes); and bytes in use.
 void set_device_memory_bytes(size_t bytes);
+
+// Emulation only, for tests that provoke a fault on purpose: clears the sticky error that a failed
+// launch leaves (on a GPU only the end of the process does). See README, "Sticky errors".
+void reset_sticky_error();
 size_t device_memory_bytes();
 size_t device_memory_used();
 
