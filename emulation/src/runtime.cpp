@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -45,6 +46,8 @@ namespace cuae_simt {
 namespace {
 
 constexpr size_t kAlignment = 256;  // cudaMalloc's guarantee
+// Poisoned canaries before and after every allocation, checked after every launch (README).
+constexpr size_t kGuardBytes = 256;  // a multiple of kAlignment, so the user pointer stays aligned
 constexpr size_t kDefaultSharedLimit = 48 * 1024;
 constexpr size_t kOptinSharedLimit = 227 * 1024;  // sm_90
 
@@ -157,6 +160,40 @@ Operation memset_op(void* dst, int value, size_t bytes) {
   };
 }
 
+// The first byte of [begin, begin + kGuardBytes) that is no longer 0xFF, or nullptr.
+const std::byte* first_changed(const std::byte* begin) {
+  for (const std::byte* p = begin; p != begin + kGuardBytes; ++p) {
+    if (*p != std::byte{0xFF}) return p;
+  }
+  return nullptr;
+}
+
+// After a launch: every allocation's guards are intact. Otherwise the launch fails, naming the kernel,
+// the allocation and the offset of the first stray byte; the guards are poisoned again.
+cudaError_t check_guards(detail::KernelId kernel) {
+  State& s = state();
+  std::lock_guard lock(s.mutex);
+  std::string report;
+  for (const auto& [start, bytes] : s.device) {
+    auto* before = const_cast<std::byte*>(start) - kGuardBytes;
+    auto* after = const_cast<std::byte*>(start) + bytes;
+    for (std::byte* guard : {before, after}) {
+      const std::byte* stray = first_changed(guard);
+      if (stray == nullptr) continue;
+      if (report.empty()) {
+        char text[160];
+        std::snprintf(text, sizeof text, "wrote outside the allocation of %zu bytes at %p: first stray byte at offset %lld",
+                      bytes, static_cast<const void*>(start), static_cast<long long>(stray - start));
+        report = text;
+      }
+      std::memset(guard, 0xFF, kGuardBytes);
+    }
+  }
+  if (report.empty()) return cudaSuccess;
+  detail::set_last_fault("cuae_simt: " + detail::kernel_name(kernel) + ": " + report + " (guard zone)");
+  return cudaErrorLaunchFailure;
+}
+
 cudaError_t validate(const detail::LaunchSpec& spec) {
   if (spec.kernel == nullptr) return cudaErrorInvalidDeviceFunction;
   const dim3 b = spec.block, g = spec.grid;
@@ -200,7 +237,8 @@ cudaError_t submit_launch(LaunchSpec spec, cudaStream_t stream) {
   if (const cudaError_t error = validate(spec); error != cudaSuccess) return record(error);
   return record(enqueue(stream, [spec = std::move(spec)] {
     if (const cudaError_t error = sticky_error(); error != cudaSuccess) return error;
-    const auto error = static_cast<cudaError_t>(run_grid(spec));
+    auto error = static_cast<cudaError_t>(run_grid(spec));
+    if (error == cudaSuccess) error = check_guards(spec.kernel);
     if (error == cudaErrorLaunchFailure) g_sticky_error.store(error);
     return error;
   }));
@@ -368,9 +406,11 @@ cudaError_t cudaMalloc(void** pointer, size_t bytes) {
   }
   if (bytes == 0) return cudaSuccess;
   if (bytes > s.device_bytes - s.used_bytes) return record(cudaErrorMemoryAllocation);
-  auto* memory = static_cast<std::byte*>(::operator new(bytes, std::align_val_t{cuae_simt::kAlignment}, std::nothrow));
-  if (memory == nullptr) return record(cudaErrorMemoryAllocation);
-  std::memset(memory, 0xFF, bytes);
+  auto* block = static_cast<std::byte*>(::operator new(bytes + 2 * cuae_simt::kGuardBytes,
+                                                       std::align_val_t{cuae_simt::kAlignment}, std::nothrow));
+  if (block == nullptr) return record(cudaErrorMemoryAllocation);
+  std::memset(block, 0xFF, bytes + 2 * cuae_simt::kGuardBytes);  // the guards and the fresh memory
+  std::byte* memory = block + cuae_simt::kGuardBytes;
   s.device.emplace(memory, bytes);
   s.used_bytes += bytes;
   *pointer = memory;
@@ -390,7 +430,7 @@ cudaError_t free_device(void* pointer) {
   if (it == s.device.end()) return record(cudaErrorInvalidValue);
   s.used_bytes -= it->second;
   s.device.erase(it);
-  ::operator delete(pointer, std::align_val_t{cuae_simt::kAlignment});
+  ::operator delete(static_cast<std::byte*>(pointer) - cuae_simt::kGuardBytes, std::align_val_t{cuae_simt::kAlignment});
   return cudaSuccess;
 }
 }  // namespace

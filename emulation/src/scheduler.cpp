@@ -171,21 +171,6 @@ std::string waiting_str(const Thread& t) {
   return std::string(op_name(t.warp.op)) + " (mask " + mask + ") at " + site_str(t.site);
 }
 
-std::string kernel_name(KernelId kernel) {
-  Dl_info info{};
-  void* address = nullptr;
-  std::memcpy(&address, &kernel, sizeof address);
-  if (dladdr(address, &info) != 0 && info.dli_sname != nullptr && info.dli_saddr == address) {  // exact only
-    int status = 0;
-    std::unique_ptr<char, decltype(&std::free)> demangled(abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status),
-                                                          &std::free);
-    return status == 0 ? demangled.get() : info.dli_sname;
-  }
-  char text[32];
-  std::snprintf(text, sizeof text, "kernel@%p", address);
-  return text;
-}
-
 void fail(BlockRun& block, const std::string& what) {
   if (block.fault.empty()) block.fault = what;
 }
@@ -405,6 +390,23 @@ std::vector<uint3> block_sequence(dim3 grid) {
 }  // namespace
 
 // ---- interface -----------------------------------------------------------------------------------
+std::string kernel_name(KernelId kernel) {
+  Dl_info info{};
+  void* address = nullptr;
+  std::memcpy(&address, &kernel, sizeof address);
+  if (dladdr(address, &info) != 0 && info.dli_sname != nullptr && info.dli_saddr == address) {  // exact only
+    int status = 0;
+    std::unique_ptr<char, decltype(&std::free)> demangled(abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status),
+                                                          &std::free);
+    return status == 0 ? demangled.get() : info.dli_sname;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, "kernel@%p", address);
+  return text;
+}
+
+void set_last_fault(std::string text) { g_last_fault = std::move(text); }
+
 int run_grid(const LaunchSpec& spec) {
   std::lock_guard lock(g_launch_mutex);
   choose_order_from_environment();

@@ -12,6 +12,21 @@
 #include "kernels/common/portable.cuh"
 #include "test_support.h"
 
+// Outside the anonymous namespace, so that fault messages can name them (dladdr sees exported symbols).
+__global__ void store_one_past_kernel(float* out, int n) {
+  const int i = static_cast<int>(threadIdx.x);
+  if (i <= n) out[i] = 1.0f;  // <= : the bug
+}
+__global__ void store_one_before_kernel(float* out, int n) {
+  const int i = static_cast<int>(threadIdx.x);
+  if (i < n) out[i - 1] = 1.0f;  // i - 1 : the bug
+}
+__global__ void sum_one_past_kernel(const float* in, float* out, int n) {
+  float sum = 0.0f;
+  for (int i = 0; i <= n; ++i) sum += in[i];  // <= : the bug, reads the guard
+  out[0] = sum;
+}
+
 namespace {
 
 using cuae_simt::test::DeviceArray;
@@ -160,6 +175,43 @@ TEST(EmulatedSimtModes, AFaultIsStickyUntilReset) {
   EXPECT_EQ(cudaGetLastError(), cudaSuccess);
   ASSERT_EQ(launch(dim3(1), dim3(32), 0, fill_kernel, out.get()), cudaSuccess);
   for (const float v : out.to_host()) EXPECT_EQ(v, 2.0f);
+}
+
+// ---- guard zones ---------------------------------------------------------------------------------
+std::string fault_after_reset() {
+  std::string message = cudaGetErrorString(cudaErrorLaunchFailure);
+  cuae_simt::reset_sticky_error();
+  return message;
+}
+
+TEST(EmulatedSimtModes, AStorePastTheEndFailsTheLaunchNamingKernelAndOffset) {
+  constexpr int kCount = 7;
+  DeviceArray<float> out(kCount);
+  ASSERT_EQ(launch(dim3(1), dim3(32), 0, store_one_past_kernel, out.get(), kCount), cudaErrorLaunchFailure);
+  const std::string message = fault_after_reset();
+  EXPECT_NE(message.find("store_one_past_kernel"), std::string::npos) << message;
+  EXPECT_NE(message.find("allocation of 28 bytes"), std::string::npos) << message;
+  EXPECT_NE(message.find("offset 28"), std::string::npos) << message;
+  EXPECT_NE(message.find("guard zone"), std::string::npos) << message;
+  // The guards are poisoned again: a correct launch afterwards passes.
+  ASSERT_EQ(launch(dim3(1), dim3(kCount), 0, fill_kernel, out.get()), cudaSuccess);
+}
+
+TEST(EmulatedSimtModes, AStoreBeforeTheStartFailsTheLaunch) {
+  DeviceArray<float> out(5);
+  ASSERT_EQ(launch(dim3(1), dim3(32), 0, store_one_before_kernel, out.get(), 5), cudaErrorLaunchFailure);
+  const std::string message = fault_after_reset();
+  EXPECT_NE(message.find("store_one_before_kernel"), std::string::npos) << message;
+  EXPECT_NE(message.find("offset -4"), std::string::npos) << message;
+}
+
+TEST(EmulatedSimtModes, AReadPastTheEndSeesNaN) {
+  constexpr int kCount = 9;
+  DeviceArray<float> in(std::vector<float>(kCount, 1.0f)), out(1);
+  ASSERT_EQ(launch(dim3(1), dim3(1), 0, sum_one_past_kernel, in.get(), out.get(), kCount), cudaSuccess);
+  EXPECT_TRUE(std::isnan(out.to_host()[0]));
+  ASSERT_EQ(launch(dim3(1), dim3(1), 0, sum_one_past_kernel, in.get(), out.get(), kCount - 1), cudaSuccess);
+  EXPECT_EQ(out.to_host()[0], static_cast<float>(kCount));
 }
 
 }  // namespace

@@ -48,6 +48,10 @@ struct LaunchSpec {
 // Runs every block of the grid; returns cudaErrorLaunchFailure's code (719) with last_fault() set,
 // or 0. The launch configuration is already validated.
 int run_grid(const LaunchSpec& spec);
+// The kernel's name (demangled symbol, or its address), for fault messages.
+std::string kernel_name(KernelId kernel);
+// Replaces last_fault() (the runtime's checks after a launch, such as guard zones, use it).
+void set_last_fault(std::string text);
 
 // A kernel-side error (bad shuffle width, ...): thrown inside a thread, it fails the launch.
 class Fault : public std::runtime_error {
