@@ -6,10 +6,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <random>
 #include <new>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +37,10 @@ struct CUgraphExec_st {
 struct CUstream_st {
   unsigned flags = cudaStreamDefault;
   CUgraph_st* capture = nullptr;
+  // Asynchronous mode only (README): work queued but not yet run, and how much ever was / has run.
+  std::deque<Operation> pending;
+  uint64_t queued = 0;
+  uint64_t done = 0;
 };
 
 struct CUevent_st {
@@ -40,6 +48,10 @@ struct CUevent_st {
   bool recorded = false;
   std::chrono::steady_clock::time_point time;
   CUgraph_st* captured_in = nullptr;  // recorded during that (still running) capture
+  // Asynchronous mode: the record completes when `stream` has run `ticket` operations.
+  cudaStream_t stream = nullptr;
+  uint64_t ticket = 0;
+  std::shared_ptr<std::optional<std::chrono::steady_clock::time_point>> completed_at;
 };
 
 namespace cuae_simt {
@@ -56,6 +68,11 @@ size_t default_device_memory() {
   return text != nullptr ? std::strtoull(text, nullptr, 10) : size_t{8} << 30;
 }
 
+uint64_t async_seed_from_environment() {
+  const char* text = std::getenv("CUAE_SIMT_ASYNC");
+  return text != nullptr ? std::strtoull(text, nullptr, 10) : 0;
+}
+
 struct State {
   std::mutex mutex;
   size_t device_bytes = default_device_memory();
@@ -64,6 +81,10 @@ struct State {
   std::map<const void*, size_t> pinned;
   std::vector<CUgraph_st*> captures;  // graphs being captured
   std::map<detail::KernelId, size_t> max_dynamic_shared;
+  // Asynchronous streams (README): off unless CUAE_SIMT_ASYNC=SEED (> 0) or set_async_streams.
+  bool async = async_seed_from_environment() != 0;
+  std::mt19937_64 interleave{async_seed_from_environment()};
+  std::vector<cudaStream_t> streams;  // live created streams
 };
 
 State& state() {
@@ -113,7 +134,84 @@ cudaError_t check_no_capture(cudaError_t error_if_capturing) {
   return cudaSuccess;
 }
 
-// Runs `op` now, or records it when `stream` captures.
+// ---- asynchronous mode ----------------------------------------------------------------------------
+// Runs queued work of `stream` until it has run `ticket` operations (unlocked: operations wait for
+// other streams and enqueue again). Returns the first failure.
+cudaError_t run_until(cudaStream_t stream, uint64_t ticket) {
+  cudaError_t first = cudaSuccess;
+  for (;;) {
+    Operation op;
+    {
+      std::lock_guard lock(state().mutex);
+      if (stream->done >= ticket || stream->pending.empty()) break;
+      op = std::move(stream->pending.front());
+      stream->pending.pop_front();
+    }
+    const cudaError_t error = op();
+    {
+      std::lock_guard lock(state().mutex);
+      ++stream->done;
+    }
+    if (first == cudaSuccess) first = error;
+  }
+  return first;
+}
+
+cudaError_t run_stream(cudaStream_t stream) {
+  uint64_t queued = 0;
+  {
+    std::lock_guard lock(state().mutex);
+    queued = stream->queued;
+  }
+  return run_until(stream, queued);
+}
+
+// Runs the queued work of every stream (of the blocking ones only: what the legacy stream waits
+// for), one operation at a time from a randomly chosen stream, until none is left.
+cudaError_t run_all(bool blocking_only) {
+  cudaError_t first = cudaSuccess;
+  for (;;) {
+    cudaStream_t chosen = nullptr;
+    {
+      State& s = state();
+      std::lock_guard lock(s.mutex);
+      std::vector<cudaStream_t> ready;
+      for (cudaStream_t stream : s.streams) {
+        if (!stream->pending.empty() && !(blocking_only && (stream->flags & cudaStreamNonBlocking))) {
+          ready.push_back(stream);
+        }
+      }
+      if (ready.empty()) break;
+      chosen = ready[std::uniform_int_distribution<size_t>(0, ready.size() - 1)(s.interleave)];
+    }
+    uint64_t next = 0;
+    {
+      std::lock_guard lock(state().mutex);
+      next = chosen->done + 1;
+    }
+    if (const cudaError_t error = run_until(chosen, next); first == cudaSuccess) first = error;
+  }
+  return first;
+}
+
+bool async_mode() {
+  std::lock_guard lock(state().mutex);
+  return state().async;
+}
+
+// [pointer, pointer + bytes) lies inside one cudaMallocHost allocation.
+bool is_pinned(const void* pointer, size_t bytes) {
+  const auto* p = static_cast<const std::byte*>(pointer);
+  State& s = state();
+  std::lock_guard lock(s.mutex);
+  auto it = s.pinned.upper_bound(pointer);
+  if (it == s.pinned.begin()) return false;
+  --it;
+  const auto* start = static_cast<const std::byte*>(it->first);
+  return p >= start && p + bytes <= start + it->second;
+}
+
+// Runs `op` now, or records it when `stream` captures, or queues it in asynchronous mode.
 cudaError_t enqueue(cudaStream_t stream, Operation op) {
   {
     std::lock_guard lock(state().mutex);
@@ -128,6 +226,15 @@ cudaError_t enqueue(cudaStream_t stream, Operation op) {
         return cudaErrorStreamCaptureImplicit;
       }
     }
+    if (state().async && stream != nullptr) {
+      stream->pending.push_back(std::move(op));
+      ++stream->queued;
+      return cudaSuccess;
+    }
+  }
+  // Legacy-stream work runs at once, after the blocking streams' queued work (asynchronous mode).
+  if (stream == nullptr && async_mode()) {
+    if (const cudaError_t error = run_all(true); error != cudaSuccess) return error;
   }
   return op();  // unlocked: a graph's nodes enqueue again
 }
@@ -212,6 +319,15 @@ cudaError_t validate(const detail::LaunchSpec& spec) {
 }
 
 }  // namespace
+
+void set_async_streams(bool on, uint64_t seed) {
+  run_all(false);
+  std::lock_guard lock(state().mutex);
+  state().async = on;
+  state().interleave.seed(seed);
+}
+
+bool async_streams() { return async_mode(); }
 
 void reset_sticky_error() {
   g_sticky_error.store(cudaSuccess);
@@ -384,8 +500,13 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) 
 
 cudaError_t cudaDeviceSynchronize() {
   if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
-  std::lock_guard lock(state().mutex);
-  return record(cuae_simt::check_no_capture(cudaErrorStreamCaptureUnsupported));
+  {
+    std::lock_guard lock(state().mutex);
+    if (const cudaError_t error = cuae_simt::check_no_capture(cudaErrorStreamCaptureUnsupported); error != cudaSuccess) {
+      return record(error);
+    }
+  }
+  return record(cuae_simt::run_all(false));
 }
 cudaError_t cudaDriverGetVersion(int* version) {
   if (version == nullptr) return record(cudaErrorInvalidValue);
@@ -436,6 +557,7 @@ cudaError_t free_device(void* pointer) {
 }  // namespace
 
 cudaError_t cudaFree(void* pointer) {
+  if (pointer != nullptr && cuae_simt::async_mode()) cuae_simt::run_all(false);  // cudaFree synchronises
   const cudaError_t freed = free_device(pointer);
   if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   return freed;
@@ -476,6 +598,25 @@ cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind 
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t stream) {
   if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   if (const cudaError_t error = cuae_simt::check_copy(dst, src, bytes, kind); error != cudaSuccess) return record(error);
+  // The host side, if any: a copy from or to pageable memory is staged synchronously on a GPU, and
+  // cannot be captured into a graph.
+  const void* host = kind == cudaMemcpyHostToDevice   ? src
+                     : kind == cudaMemcpyDeviceToHost ? static_cast<const void*>(dst)
+                                                      : nullptr;
+  const bool pageable = host != nullptr && bytes != 0 && !cuae_simt::is_pinned(host, bytes);
+  if (pageable && stream != nullptr) {
+    std::unique_lock lock(state().mutex);
+    if (stream->capture != nullptr) {
+      stream->capture->invalidated = true;
+      return record(cudaErrorStreamCaptureUnsupported);
+    }
+    const bool async = state().async;
+    lock.unlock();
+    if (async) {  // the copy waits for the stream's earlier work and is done when the call returns
+      if (const cudaError_t error = cuae_simt::run_stream(stream); error != cudaSuccess) return record(error);
+      return record(cuae_simt::copy_op(dst, src, bytes)());
+    }
+  }
   return record(cuae_simt::enqueue(stream, cuae_simt::copy_op(dst, src, bytes)));
 }
 
@@ -493,27 +634,39 @@ cudaError_t cudaStreamCreate(cudaStream_t* stream) { return cudaStreamCreateWith
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned flags) {
   if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   if (stream == nullptr || flags > cudaStreamNonBlocking) return record(cudaErrorInvalidValue);
-  *stream = new CUstream_st{flags, nullptr};
+  *stream = new CUstream_st{};
+  (*stream)->flags = flags;
+  std::lock_guard lock(state().mutex);
+  state().streams.push_back(*stream);
   return cudaSuccess;
 }
 
 cudaError_t cudaStreamDestroy(cudaStream_t stream) {
   if (stream == nullptr) return record(cudaErrorInvalidResourceHandle);
+  const cudaError_t error = cuae_simt::run_stream(stream);  // a GPU finishes the queued work first
   std::lock_guard lock(state().mutex);
   if (stream->capture != nullptr) stream->capture->invalidated = true;
+  std::erase(state().streams, stream);
   delete stream;
+  if (error != cudaSuccess) return record(error);
   return cudaSuccess;
 }
 
 cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
   if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
-  std::lock_guard lock(state().mutex);
+  std::unique_lock lock(state().mutex);
   if (stream != nullptr && stream->capture != nullptr) {
     stream->capture->invalidated = true;
     return record(cudaErrorStreamCaptureUnsupported);
   }
-  if (stream == nullptr) return record(cuae_simt::check_no_capture(cudaErrorStreamCaptureImplicit));
-  return cudaSuccess;
+  if (stream == nullptr) {
+    if (const cudaError_t error = cuae_simt::check_no_capture(cudaErrorStreamCaptureImplicit); error != cudaSuccess) {
+      return record(error);
+    }
+  }
+  if (!state().async) return cudaSuccess;
+  lock.unlock();
+  return record(stream == nullptr ? cuae_simt::run_all(true) : cuae_simt::run_stream(stream));
 }
 
 cudaError_t cudaStreamQuery(cudaStream_t stream) { return cudaStreamSynchronize(stream); }
@@ -521,12 +674,26 @@ cudaError_t cudaStreamQuery(cudaStream_t stream) { return cudaStreamSynchronize(
 cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned) {
   if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   if (event == nullptr) return record(cudaErrorInvalidResourceHandle);
-  std::lock_guard lock(state().mutex);
+  std::unique_lock lock(state().mutex);
   CUgraph_st* graph = event->captured_in;
   if (graph != nullptr && graph->capturing && stream != nullptr && stream->capture == nullptr) {
     stream->capture = graph;  // fork: the stream joins the capture
     graph->joined.push_back(stream);
+    return cudaSuccess;
   }
+  if (!state().async || event->completed_at == nullptr || event->completed_at->has_value() || stream == event->stream) {
+    return cudaSuccess;
+  }
+  // Asynchronous mode: `stream`'s later work waits until the event's stream has reached the record.
+  Operation wait = [target = event->stream, ticket = event->ticket, completed = event->completed_at] {
+    return completed->has_value() ? cudaSuccess : cuae_simt::run_until(target, ticket);
+  };
+  if (stream == nullptr) {
+    lock.unlock();
+    return record(wait());
+  }
+  stream->pending.push_back(std::move(wait));
+  ++stream->queued;
   return cudaSuccess;
 }
 
@@ -561,18 +728,34 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
   event->captured_in = nullptr;
   event->recorded = true;
   event->time = std::chrono::steady_clock::now();
+  event->completed_at = nullptr;
+  if (state().async && stream != nullptr) {  // completes when the stream's queued work reaches it
+    auto completed = std::make_shared<std::optional<std::chrono::steady_clock::time_point>>();
+    event->stream = stream;
+    event->ticket = stream->queued + 1;
+    event->completed_at = completed;
+    stream->pending.push_back([completed] {
+      *completed = std::chrono::steady_clock::now();
+      return cudaSuccess;
+    });
+    ++stream->queued;
+  }
   return cudaSuccess;
 }
 
 cudaError_t cudaEventSynchronize(cudaEvent_t event) {
   if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   if (event == nullptr) return record(cudaErrorInvalidResourceHandle);
-  std::lock_guard lock(state().mutex);
+  std::unique_lock lock(state().mutex);
   if (event->captured_in != nullptr && event->captured_in->capturing) {
     event->captured_in->invalidated = true;
     return record(cudaErrorStreamCaptureUnsupported);
   }
-  return cudaSuccess;
+  if (event->completed_at == nullptr || event->completed_at->has_value()) return cudaSuccess;
+  const cudaStream_t stream = event->stream;
+  const uint64_t ticket = event->ticket;
+  lock.unlock();
+  return record(cuae_simt::run_until(stream, ticket));
 }
 
 cudaError_t cudaEventQuery(cudaEvent_t event) { return cudaEventSynchronize(event); }
@@ -584,7 +767,14 @@ cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) 
       ((start->flags | end->flags) & cudaEventDisableTiming)) {
     return record(cudaErrorInvalidResourceHandle);
   }
-  *ms = std::chrono::duration<float, std::milli>(end->time - start->time).count();
+  const auto time = [](cudaEvent_t event) {
+    return event->completed_at != nullptr ? event->completed_at->value_or(event->time) : event->time;
+  };
+  if ((start->completed_at != nullptr && !start->completed_at->has_value()) ||
+      (end->completed_at != nullptr && !end->completed_at->has_value())) {
+    return record(cudaErrorNotReady);
+  }
+  *ms = std::chrono::duration<float, std::milli>(time(end) - time(start)).count();
   return cudaSuccess;
 }
 

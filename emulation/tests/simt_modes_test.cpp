@@ -214,4 +214,138 @@ TEST(EmulatedSimtModes, AReadPastTheEndSeesNaN) {
   EXPECT_EQ(out.to_host()[0], static_cast<float>(kCount));
 }
 
+// ---- asynchronous streams ------------------------------------------------------------------------
+class ScopedAsync {
+ public:
+  explicit ScopedAsync(bool on, uint64_t seed = 1) : previous_(cuae_simt::async_streams()) {
+    cuae_simt::set_async_streams(on, seed);
+  }
+  ScopedAsync(const ScopedAsync&) = delete;
+  ScopedAsync& operator=(const ScopedAsync&) = delete;
+  ~ScopedAsync() { cuae_simt::set_async_streams(previous_, 1); }
+
+ private:
+  bool previous_;
+};
+
+class OwnStream {
+ public:
+  OwnStream() { EXPECT_EQ(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), cudaSuccess); }
+  OwnStream(const OwnStream&) = delete;
+  OwnStream& operator=(const OwnStream&) = delete;
+  ~OwnStream() { cudaStreamDestroy(stream_); }
+  cudaStream_t get() const { return stream_; }
+
+ private:
+  cudaStream_t stream_ = nullptr;
+};
+
+class Pinned {
+ public:
+  explicit Pinned(size_t count) { EXPECT_EQ(cudaMallocHost(&data_, count * sizeof(float)), cudaSuccess); }
+  Pinned(const Pinned&) = delete;
+  Pinned& operator=(const Pinned&) = delete;
+  ~Pinned() { cudaFreeHost(data_); }
+  float* get() const { return data_; }
+
+ private:
+  float* data_ = nullptr;
+};
+
+cudaError_t fill_on(cudaStream_t stream, float* out) {
+  cudaLaunchConfig_t config{};
+  config.gridDim = dim3(1);
+  config.blockDim = dim3(32);
+  config.stream = stream;
+  return cudaLaunchKernelEx(&config, fill_kernel, out);
+}
+
+TEST(EmulatedSimtModes, AsyncStreamsRunOnlyWhenWaitedFor) {
+  ScopedAsync async(true);
+  OwnStream stream;
+  DeviceArray<float> data(32);
+  Pinned host(32);
+  host.get()[0] = -1.0f;
+  ASSERT_EQ(fill_on(stream.get(), data.get()), cudaSuccess);
+  ASSERT_EQ(cudaMemcpyAsync(host.get(), data.get(), 32 * sizeof(float), cudaMemcpyDeviceToHost, stream.get()),
+            cudaSuccess);
+  EXPECT_EQ(host.get()[0], -1.0f) << "a host read before the sync sees stale data";
+  ASSERT_EQ(cudaStreamSynchronize(stream.get()), cudaSuccess);
+  EXPECT_EQ(host.get()[0], 2.0f);
+  EXPECT_EQ(host.get()[31], 2.0f);
+}
+
+TEST(EmulatedSimtModes, AsyncStreamsNeedTheEventWait) {
+  ScopedAsync async(true);
+  OwnStream producer, consumer;
+  cudaEvent_t ready = nullptr;
+  ASSERT_EQ(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming), cudaSuccess);
+  for (const bool wait : {false, true}) {
+    DeviceArray<float> data(32), copy(32);
+    ASSERT_EQ(fill_on(producer.get(), data.get()), cudaSuccess);
+    ASSERT_EQ(cudaEventRecord(ready, producer.get()), cudaSuccess);
+    if (wait) {
+      ASSERT_EQ(cudaStreamWaitEvent(consumer.get(), ready, 0), cudaSuccess);
+    }
+    ASSERT_EQ(cudaMemcpyAsync(copy.get(), data.get(), 32 * sizeof(float), cudaMemcpyDeviceToDevice, consumer.get()),
+              cudaSuccess);
+    ASSERT_EQ(cudaStreamSynchronize(consumer.get()), cudaSuccess);  // the producer is not synchronised
+    const std::vector<float> host = copy.to_host();
+    if (wait) {
+      EXPECT_EQ(host[0], 2.0f) << "the wait ran the producer up to the record";
+    } else {
+      EXPECT_TRUE(std::isnan(host[0])) << "without the wait the consumer copied unwritten memory";
+    }
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  }
+  cudaEventDestroy(ready);
+}
+
+TEST(EmulatedSimtModes, AsyncEventSynchronizeRunsUpToTheRecordOnly) {
+  ScopedAsync async(true);
+  OwnStream stream;
+  DeviceArray<float> first(32), second(32);
+  cudaEvent_t between = nullptr;
+  ASSERT_EQ(cudaEventCreate(&between), cudaSuccess);
+  ASSERT_EQ(fill_on(stream.get(), first.get()), cudaSuccess);
+  ASSERT_EQ(cudaEventRecord(between, stream.get()), cudaSuccess);
+  ASSERT_EQ(fill_on(stream.get(), second.get()), cudaSuccess);
+  ASSERT_EQ(cudaEventSynchronize(between), cudaSuccess);
+  EXPECT_EQ(first.to_host()[0], 2.0f);
+  EXPECT_TRUE(std::isnan(second.to_host()[0])) << "queued after the record: not run yet";
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  EXPECT_EQ(second.to_host()[0], 2.0f);
+  cudaEventDestroy(between);
+}
+
+TEST(EmulatedSimtModes, AsyncPageableCopiesAreStagedAtTheCall) {
+  ScopedAsync async(true);
+  OwnStream stream;
+  DeviceArray<float> data(32);
+  std::vector<float> host(32, -1.0f);  // pageable: a GPU copies it synchronously, after the queued work
+  ASSERT_EQ(fill_on(stream.get(), data.get()), cudaSuccess);
+  ASSERT_EQ(cudaMemcpyAsync(host.data(), data.get(), 32 * sizeof(float), cudaMemcpyDeviceToHost, stream.get()),
+            cudaSuccess);
+  EXPECT_EQ(host[0], 2.0f);
+}
+
+TEST(EmulatedSimtModes, CapturedCopiesFromPageableMemoryAreRefused) {
+  OwnStream stream;
+  DeviceArray<float> data(8);
+  std::vector<float> pageable(8, 1.0f);
+  ASSERT_EQ(cudaStreamBeginCapture(stream.get(), cudaStreamCaptureModeGlobal), cudaSuccess);
+  EXPECT_EQ(cudaMemcpyAsync(data.get(), pageable.data(), 8 * sizeof(float), cudaMemcpyHostToDevice, stream.get()),
+            cudaErrorStreamCaptureUnsupported);
+  cudaGraph_t graph = nullptr;
+  EXPECT_EQ(cudaStreamEndCapture(stream.get(), &graph), cudaErrorStreamCaptureInvalidated);
+
+  Pinned pinned(8);
+  ASSERT_EQ(cudaStreamBeginCapture(stream.get(), cudaStreamCaptureModeGlobal), cudaSuccess);
+  EXPECT_EQ(cudaMemcpyAsync(data.get(), pinned.get(), 8 * sizeof(float), cudaMemcpyHostToDevice, stream.get()),
+            cudaSuccess);
+  ASSERT_EQ(cudaStreamEndCapture(stream.get(), &graph), cudaSuccess);
+  cudaGraphDestroy(graph);
+  cudaGetLastError();
+}
+
 }  // namespace
