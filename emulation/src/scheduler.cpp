@@ -15,6 +15,7 @@
 #include <mutex>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cuda_runtime.h"
@@ -81,6 +82,40 @@ void asan_finish_switch(void*, const void**, size_t*) {}
 void asan_unpoison(const void*, size_t) {}
 #endif
 
+// ---- ThreadSanitizer fiber annotations (race mode, README) -----------------------------------------
+// Each emulated thread is a TSan fiber; switches carry no synchronisation, so the only
+// happens-before edges are the ones CUDA guarantees: barriers, warp collectives, kernel boundaries.
+#if defined(__SANITIZE_THREAD__)
+extern "C" {
+void* __tsan_get_current_fiber();
+void* __tsan_create_fiber(unsigned flags);
+void __tsan_destroy_fiber(void* fiber);
+void __tsan_switch_to_fiber(void* fiber, unsigned flags);
+void __tsan_acquire(void* addr);
+void __tsan_release(void* addr);
+void AnnotateBenignRaceSized(const char* file, int line, const volatile void* address, size_t size,
+                             const char* description);
+}
+constexpr unsigned kTsanNoSync = 1;  // __tsan_switch_to_fiber_no_sync
+void* tsan_current_fiber() { return __tsan_get_current_fiber(); }
+void* tsan_create_fiber() { return __tsan_create_fiber(0); }
+void tsan_destroy_fiber(void* fiber) { __tsan_destroy_fiber(fiber); }
+void tsan_switch(void* fiber, bool sync) { __tsan_switch_to_fiber(fiber, sync ? 0 : kTsanNoSync); }
+void tsan_release(void* object) { __tsan_release(object); }
+void tsan_acquire(void* object) { __tsan_acquire(object); }
+void tsan_benign(const volatile void* address, size_t size) {
+  AnnotateBenignRaceSized(__FILE__, __LINE__, address, size, "cuae_simt scheduler hand-off");
+}
+#else
+void* tsan_current_fiber() { return nullptr; }
+void* tsan_create_fiber() { return nullptr; }
+void tsan_destroy_fiber(void*) {}
+void tsan_switch(void*, bool) {}
+void tsan_release(void*) {}
+void tsan_acquire(void*) {}
+void tsan_benign(const volatile void*, size_t) {}
+#endif
+
 // ---- block state ---------------------------------------------------------------------------------
 enum class State : uint8_t { runnable, block_barrier, warp_op, done };
 
@@ -103,6 +138,7 @@ struct Thread {
   const void* stack_bottom = nullptr;
   size_t stack_size = 0;
   void* fake_stack = nullptr;  // ASan's per-fiber bookkeeping
+  void* tsan_fiber = nullptr;  // TSan's, while the thread exists in this block
 };
 
 // Thrown into suspended threads to unwind them when the block has failed.
@@ -130,6 +166,10 @@ struct BlockRun {
   const void* scheduler_stack_bottom = nullptr;
   size_t scheduler_stack_size = 0;
   void* scheduler_fake_stack = nullptr;
+  void* scheduler_tsan_fiber = nullptr;
+  char barrier_sync = 0;               // TSan's synchronisation object of __syncthreads()
+  char block_end_sync = 0;             // of the end of the block (what follows sees it all)
+  std::vector<char> warp_sync;         // and of each warp's collectives
 };
 
 std::mutex g_launch_mutex;  // one launch at a time: shared memory and built-ins are process-wide
@@ -183,6 +223,7 @@ void fail_thread(BlockRun& block, const Thread& t, const std::string& what) {
 // Thread side: back to the scheduler until released.
 void suspend(Thread& t) {
   asan_start_switch(&t.fake_stack, g_block->scheduler_stack_bottom, g_block->scheduler_stack_size);
+  tsan_switch(g_block->scheduler_tsan_fiber, false);
   t.scheduler = std::move(t.scheduler).resume();
   asan_finish_switch(t.fake_stack, nullptr, nullptr);
   if (g_block->aborting) throw Abort{};
@@ -200,6 +241,8 @@ ctx::fiber thread_main(Thread& t, ctx::fiber&& scheduler) {
   }
   t.state = State::done;
   asan_start_switch(nullptr, block.scheduler_stack_bottom, block.scheduler_stack_size);
+  tsan_release(&block.block_end_sync);  // a finished thread's work happens before the block ends
+  tsan_switch(block.scheduler_tsan_fiber, false);
   return std::move(t.scheduler);
 }
 
@@ -207,7 +250,10 @@ ctx::fiber thread_main(Thread& t, ctx::fiber&& scheduler) {
 void resume(BlockRun& block, Thread& t) {
   block.current = &t;
   threadIdx = t.index;
+  bool first = false;
   if (!t.self) {
+    first = true;
+    t.tsan_fiber = tsan_create_fiber();
     const ctx::stack_context& stack = g_stacks.at(t.linear);
     t.stack_size = stack.size;
     t.stack_bottom = static_cast<const char*>(stack.sp) - stack.size;
@@ -215,6 +261,7 @@ void resume(BlockRun& block, Thread& t) {
                         [&t](ctx::fiber&& caller) { return thread_main(t, std::move(caller)); });
   }
   asan_start_switch(&block.scheduler_fake_stack, t.stack_bottom, t.stack_size);
+  tsan_switch(t.tsan_fiber, first);  // the first switch starts the thread: it sees the launch's set-up
   t.self = std::move(t.self).resume();
   asan_finish_switch(block.scheduler_fake_stack, nullptr, nullptr);
   block.current = nullptr;
@@ -323,7 +370,21 @@ void abort_threads(BlockRun& block) {
   }
 }
 
+void end_tsan_fibers(BlockRun& block) {
+  for (Thread& t : block.threads) {
+    if (t.tsan_fiber != nullptr) tsan_destroy_fiber(std::exchange(t.tsan_fiber, nullptr));
+  }
+}
+
+void run_block_fibers(BlockRun& block);
+
 void run_block(BlockRun& block) {
+  run_block_fibers(block);
+  tsan_acquire(&block.block_end_sync);  // later blocks and launches are ordered after this one
+  end_tsan_fibers(block);
+}
+
+void run_block_fibers(BlockRun& block) {
   for (Thread& t : block.threads) t.state = State::runnable;
   poison(block.dynamic_shared);
   for (auto& [slot, storage] : block.static_shared) std::memset(storage.bytes.get(), 0xFF, storage.size);
@@ -422,6 +483,12 @@ int run_grid(const LaunchSpec& spec) {
   }
   blockDim = spec.block;
   gridDim = spec.grid;
+  block.warp_sync.resize((threads + 31) / 32);
+  block.scheduler_tsan_fiber = tsan_current_fiber();
+  for (Thread& t : block.threads) tsan_benign(&t, sizeof t);  // written by the scheduler and its thread
+  tsan_benign(&block, sizeof block);
+  tsan_benign(&blockIdx, sizeof blockIdx);
+  tsan_benign(&threadIdx, sizeof threadIdx);
   g_block = &block;
   for (const uint3 index : block_sequence(spec.grid)) {
     blockIdx = index;
@@ -446,7 +513,9 @@ void block_barrier(const std::source_location& site) {
   Thread& t = current_thread("__syncthreads");
   t.state = State::block_barrier;
   t.site = site;
+  tsan_release(&g_block->barrier_sync);  // every arrival happens before every departure
   suspend(t);
+  tsan_acquire(&g_block->barrier_sync);
 }
 
 uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t bits, int source_lane, const std::source_location& site) {
@@ -454,7 +523,10 @@ uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t bits, int source_lan
   t.state = State::warp_op;
   t.site = site;
   t.warp = {op, mask, bits, source_lane, 0};
+  char* warp = &g_block->warp_sync[t.linear / 32];
+  tsan_release(warp);
   suspend(t);
+  tsan_acquire(warp);
   return t.warp.result;
 }
 
@@ -468,6 +540,7 @@ void* dynamic_shared_memory() {
 void* static_shared_memory(SharedSlot& slot, size_t bytes, size_t alignment) {
   Thread& t = current_thread("CUAE_SHARED");
   BlockRun& block = *g_block;
+  tsan_acquire(&block.static_shared);  // the map is the scheduler's state, not the kernel's memory
   auto it = block.static_shared.find(&slot);
   if (it == block.static_shared.end()) {  // first use in this launch: the rest of the block sees it too
     constexpr size_t kStaticSharedLimit = 48 * 1024;  // nvcc refuses more static shared memory
@@ -483,6 +556,7 @@ void* static_shared_memory(SharedSlot& slot, size_t bytes, size_t alignment) {
     std::memset(storage.bytes.get(), 0xFF, bytes);
     block.static_shared_bytes += bytes;
     it = block.static_shared.emplace(&slot, std::move(storage)).first;
+    tsan_release(&block.static_shared);
   }
   return it->second.bytes.get();
 }
