@@ -1,13 +1,19 @@
 // Host-side CUDA runtime API of the host SIMT emulation: memory accounting, streams, events, graph
 // capture and launch validation. Everything runs synchronously on the calling thread.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <random>
 #include <new>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +37,10 @@ struct CUgraphExec_st {
 struct CUstream_st {
   unsigned flags = cudaStreamDefault;
   CUgraph_st* capture = nullptr;
+  // Asynchronous mode only (README): work queued but not yet run, and how much ever was / has run.
+  std::deque<Operation> pending;
+  uint64_t queued = 0;
+  uint64_t done = 0;
 };
 
 struct CUevent_st {
@@ -38,18 +48,29 @@ struct CUevent_st {
   bool recorded = false;
   std::chrono::steady_clock::time_point time;
   CUgraph_st* captured_in = nullptr;  // recorded during that (still running) capture
+  // Asynchronous mode: the record completes when `stream` has run `ticket` operations.
+  cudaStream_t stream = nullptr;
+  uint64_t ticket = 0;
+  std::shared_ptr<std::optional<std::chrono::steady_clock::time_point>> completed_at;
 };
 
 namespace cuae_simt {
 namespace {
 
 constexpr size_t kAlignment = 256;  // cudaMalloc's guarantee
+// Poisoned canaries before and after every allocation, checked after every launch (README).
+constexpr size_t kGuardBytes = 256;  // a multiple of kAlignment, so the user pointer stays aligned
 constexpr size_t kDefaultSharedLimit = 48 * 1024;
 constexpr size_t kOptinSharedLimit = 227 * 1024;  // sm_90
 
 size_t default_device_memory() {
   const char* text = std::getenv("CUAE_SIMT_DEVICE_MEMORY");
   return text != nullptr ? std::strtoull(text, nullptr, 10) : size_t{8} << 30;
+}
+
+uint64_t async_seed_from_environment() {
+  const char* text = std::getenv("CUAE_SIMT_ASYNC");
+  return text != nullptr ? std::strtoull(text, nullptr, 10) : 0;
 }
 
 struct State {
@@ -60,6 +81,10 @@ struct State {
   std::map<const void*, size_t> pinned;
   std::vector<CUgraph_st*> captures;  // graphs being captured
   std::map<detail::KernelId, size_t> max_dynamic_shared;
+  // Asynchronous streams (README): off unless CUAE_SIMT_ASYNC=SEED (> 0) or set_async_streams.
+  bool async = async_seed_from_environment() != 0;
+  std::mt19937_64 interleave{async_seed_from_environment()};
+  std::vector<cudaStream_t> streams;  // live created streams
 };
 
 State& state() {
@@ -68,6 +93,11 @@ State& state() {
 }
 
 thread_local cudaError_t g_last_error = cudaSuccess;
+// A kernel fault corrupts the context on a GPU: from then on every call fails with that error, in
+// every thread, until the process ends. Checked first by every call that would reach the device.
+std::atomic<cudaError_t> g_sticky_error{cudaSuccess};
+
+cudaError_t sticky_error() { return g_sticky_error.load(std::memory_order_relaxed); }
 
 cudaError_t record(cudaError_t error) {
   if (error != cudaSuccess) g_last_error = error;
@@ -104,7 +134,84 @@ cudaError_t check_no_capture(cudaError_t error_if_capturing) {
   return cudaSuccess;
 }
 
-// Runs `op` now, or records it when `stream` captures.
+// ---- asynchronous mode ----------------------------------------------------------------------------
+// Runs queued work of `stream` until it has run `ticket` operations (unlocked: operations wait for
+// other streams and enqueue again). Returns the first failure.
+cudaError_t run_until(cudaStream_t stream, uint64_t ticket) {
+  cudaError_t first = cudaSuccess;
+  for (;;) {
+    Operation op;
+    {
+      std::lock_guard lock(state().mutex);
+      if (stream->done >= ticket || stream->pending.empty()) break;
+      op = std::move(stream->pending.front());
+      stream->pending.pop_front();
+    }
+    const cudaError_t error = op();
+    {
+      std::lock_guard lock(state().mutex);
+      ++stream->done;
+    }
+    if (first == cudaSuccess) first = error;
+  }
+  return first;
+}
+
+cudaError_t run_stream(cudaStream_t stream) {
+  uint64_t queued = 0;
+  {
+    std::lock_guard lock(state().mutex);
+    queued = stream->queued;
+  }
+  return run_until(stream, queued);
+}
+
+// Runs the queued work of every stream (of the blocking ones only: what the legacy stream waits
+// for), one operation at a time from a randomly chosen stream, until none is left.
+cudaError_t run_all(bool blocking_only) {
+  cudaError_t first = cudaSuccess;
+  for (;;) {
+    cudaStream_t chosen = nullptr;
+    {
+      State& s = state();
+      std::lock_guard lock(s.mutex);
+      std::vector<cudaStream_t> ready;
+      for (cudaStream_t stream : s.streams) {
+        if (!stream->pending.empty() && !(blocking_only && (stream->flags & cudaStreamNonBlocking))) {
+          ready.push_back(stream);
+        }
+      }
+      if (ready.empty()) break;
+      chosen = ready[std::uniform_int_distribution<size_t>(0, ready.size() - 1)(s.interleave)];
+    }
+    uint64_t next = 0;
+    {
+      std::lock_guard lock(state().mutex);
+      next = chosen->done + 1;
+    }
+    if (const cudaError_t error = run_until(chosen, next); first == cudaSuccess) first = error;
+  }
+  return first;
+}
+
+bool async_mode() {
+  std::lock_guard lock(state().mutex);
+  return state().async;
+}
+
+// [pointer, pointer + bytes) lies inside one cudaMallocHost allocation.
+bool is_pinned(const void* pointer, size_t bytes) {
+  const auto* p = static_cast<const std::byte*>(pointer);
+  State& s = state();
+  std::lock_guard lock(s.mutex);
+  auto it = s.pinned.upper_bound(pointer);
+  if (it == s.pinned.begin()) return false;
+  --it;
+  const auto* start = static_cast<const std::byte*>(it->first);
+  return p >= start && p + bytes <= start + it->second;
+}
+
+// Runs `op` now, or records it when `stream` captures, or queues it in asynchronous mode.
 cudaError_t enqueue(cudaStream_t stream, Operation op) {
   {
     std::lock_guard lock(state().mutex);
@@ -119,6 +226,15 @@ cudaError_t enqueue(cudaStream_t stream, Operation op) {
         return cudaErrorStreamCaptureImplicit;
       }
     }
+    if (state().async && stream != nullptr) {
+      stream->pending.push_back(std::move(op));
+      ++stream->queued;
+      return cudaSuccess;
+    }
+  }
+  // Legacy-stream work runs at once, after the blocking streams' queued work (asynchronous mode).
+  if (stream == nullptr && async_mode()) {
+    if (const cudaError_t error = run_all(true); error != cudaSuccess) return error;
   }
   return op();  // unlocked: a graph's nodes enqueue again
 }
@@ -151,6 +267,40 @@ Operation memset_op(void* dst, int value, size_t bytes) {
   };
 }
 
+// The first byte of [begin, begin + kGuardBytes) that is no longer 0xFF, or nullptr.
+const std::byte* first_changed(const std::byte* begin) {
+  for (const std::byte* p = begin; p != begin + kGuardBytes; ++p) {
+    if (*p != std::byte{0xFF}) return p;
+  }
+  return nullptr;
+}
+
+// After a launch: every allocation's guards are intact. Otherwise the launch fails, naming the kernel,
+// the allocation and the offset of the first stray byte; the guards are poisoned again.
+cudaError_t check_guards(detail::KernelId kernel) {
+  State& s = state();
+  std::lock_guard lock(s.mutex);
+  std::string report;
+  for (const auto& [start, bytes] : s.device) {
+    auto* before = const_cast<std::byte*>(start) - kGuardBytes;
+    auto* after = const_cast<std::byte*>(start) + bytes;
+    for (std::byte* guard : {before, after}) {
+      const std::byte* stray = first_changed(guard);
+      if (stray == nullptr) continue;
+      if (report.empty()) {
+        char text[160];
+        std::snprintf(text, sizeof text, "wrote outside the allocation of %zu bytes at %p: first stray byte at offset %lld",
+                      bytes, static_cast<const void*>(start), static_cast<long long>(stray - start));
+        report = text;
+      }
+      std::memset(guard, 0xFF, kGuardBytes);
+    }
+  }
+  if (report.empty()) return cudaSuccess;
+  detail::set_last_fault("cuae_simt: " + detail::kernel_name(kernel) + ": " + report + " (guard zone)");
+  return cudaErrorLaunchFailure;
+}
+
 cudaError_t validate(const detail::LaunchSpec& spec) {
   if (spec.kernel == nullptr) return cudaErrorInvalidDeviceFunction;
   const dim3 b = spec.block, g = spec.grid;
@@ -170,6 +320,20 @@ cudaError_t validate(const detail::LaunchSpec& spec) {
 
 }  // namespace
 
+void set_async_streams(bool on, uint64_t seed) {
+  run_all(false);
+  std::lock_guard lock(state().mutex);
+  state().async = on;
+  state().interleave.seed(seed);
+}
+
+bool async_streams() { return async_mode(); }
+
+void reset_sticky_error() {
+  g_sticky_error.store(cudaSuccess);
+  g_last_error = cudaSuccess;  // the calling thread's, set by the calls that failed since
+}
+
 void set_device_memory_bytes(size_t bytes) {
   std::lock_guard lock(state().mutex);
   state().device_bytes = bytes;
@@ -187,7 +351,13 @@ namespace detail {
 
 cudaError_t submit_launch(LaunchSpec spec, cudaStream_t stream) {
   if (const cudaError_t error = validate(spec); error != cudaSuccess) return record(error);
-  return record(enqueue(stream, [spec = std::move(spec)] { return static_cast<cudaError_t>(run_grid(spec)); }));
+  return record(enqueue(stream, [spec = std::move(spec)] {
+    if (const cudaError_t error = sticky_error(); error != cudaSuccess) return error;
+    auto error = static_cast<cudaError_t>(run_grid(spec));
+    if (error == cudaSuccess) error = check_guards(spec.kernel);
+    if (error == cudaErrorLaunchFailure) g_sticky_error.store(error);
+    return error;
+  }));
 }
 
 cudaError_t set_func_attribute(KernelId kernel, cudaFuncAttribute attr, int value) {
@@ -261,8 +431,14 @@ const char* cudaGetErrorString(cudaError_t error) {
   return "unknown error";
 }
 
-cudaError_t cudaGetLastError() { return std::exchange(cuae_simt::g_last_error, cudaSuccess); }
-cudaError_t cudaPeekAtLastError() { return cuae_simt::g_last_error; }
+// A sticky error is never cleared: every later call returns it.
+cudaError_t cudaGetLastError() {
+  const cudaError_t last = std::exchange(cuae_simt::g_last_error, cudaSuccess);
+  return cuae_simt::sticky_error() != cudaSuccess ? cuae_simt::sticky_error() : last;
+}
+cudaError_t cudaPeekAtLastError() {
+  return cuae_simt::sticky_error() != cudaSuccess ? cuae_simt::sticky_error() : cuae_simt::g_last_error;
+}
 
 // ---- device ---------------------------------------------------------------------------------------
 cudaError_t cudaGetDeviceCount(int* count) {
@@ -323,8 +499,14 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) 
 }
 
 cudaError_t cudaDeviceSynchronize() {
-  std::lock_guard lock(state().mutex);
-  return record(cuae_simt::check_no_capture(cudaErrorStreamCaptureUnsupported));
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
+  {
+    std::lock_guard lock(state().mutex);
+    if (const cudaError_t error = cuae_simt::check_no_capture(cudaErrorStreamCaptureUnsupported); error != cudaSuccess) {
+      return record(error);
+    }
+  }
+  return record(cuae_simt::run_all(false));
 }
 cudaError_t cudaDriverGetVersion(int* version) {
   if (version == nullptr) return record(cudaErrorInvalidValue);
@@ -335,6 +517,7 @@ cudaError_t cudaRuntimeGetVersion(int* version) { return cudaDriverGetVersion(ve
 
 // ---- memory ---------------------------------------------------------------------------------------
 cudaError_t cudaMalloc(void** pointer, size_t bytes) {
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   if (pointer == nullptr) return record(cudaErrorInvalidValue);
   *pointer = nullptr;
   cuae_simt::State& s = state();
@@ -344,16 +527,20 @@ cudaError_t cudaMalloc(void** pointer, size_t bytes) {
   }
   if (bytes == 0) return cudaSuccess;
   if (bytes > s.device_bytes - s.used_bytes) return record(cudaErrorMemoryAllocation);
-  auto* memory = static_cast<std::byte*>(::operator new(bytes, std::align_val_t{cuae_simt::kAlignment}, std::nothrow));
-  if (memory == nullptr) return record(cudaErrorMemoryAllocation);
-  std::memset(memory, 0xFF, bytes);
+  auto* block = static_cast<std::byte*>(::operator new(bytes + 2 * cuae_simt::kGuardBytes,
+                                                       std::align_val_t{cuae_simt::kAlignment}, std::nothrow));
+  if (block == nullptr) return record(cudaErrorMemoryAllocation);
+  std::memset(block, 0xFF, bytes + 2 * cuae_simt::kGuardBytes);  // the guards and the fresh memory
+  std::byte* memory = block + cuae_simt::kGuardBytes;
   s.device.emplace(memory, bytes);
   s.used_bytes += bytes;
   *pointer = memory;
   return cudaSuccess;
 }
 
-cudaError_t cudaFree(void* pointer) {
+namespace {
+// Frees even after a fault (the memory is the host's), so that sticky errors leak nothing.
+cudaError_t free_device(void* pointer) {
   cuae_simt::State& s = state();
   std::lock_guard lock(s.mutex);
   if (const cudaError_t error = cuae_simt::check_no_capture(cudaErrorStreamCaptureUnsupported); error != cudaSuccess) {
@@ -364,11 +551,20 @@ cudaError_t cudaFree(void* pointer) {
   if (it == s.device.end()) return record(cudaErrorInvalidValue);
   s.used_bytes -= it->second;
   s.device.erase(it);
-  ::operator delete(pointer, std::align_val_t{cuae_simt::kAlignment});
+  ::operator delete(static_cast<std::byte*>(pointer) - cuae_simt::kGuardBytes, std::align_val_t{cuae_simt::kAlignment});
   return cudaSuccess;
+}
+}  // namespace
+
+cudaError_t cudaFree(void* pointer) {
+  if (pointer != nullptr && cuae_simt::async_mode()) cuae_simt::run_all(false);  // cudaFree synchronises
+  const cudaError_t freed = free_device(pointer);
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
+  return freed;
 }
 
 cudaError_t cudaMallocHost(void** pointer, size_t bytes) {
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   if (pointer == nullptr) return record(cudaErrorInvalidValue);
   *pointer = bytes == 0 ? nullptr : ::operator new(bytes, std::align_val_t{cuae_simt::kAlignment}, std::nothrow);
   if (bytes != 0 && *pointer == nullptr) return record(cudaErrorMemoryAllocation);
@@ -386,6 +582,7 @@ cudaError_t cudaFreeHost(void* pointer) {
 }
 
 cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   if (free_bytes == nullptr || total_bytes == nullptr) return record(cudaErrorInvalidValue);
   std::lock_guard lock(state().mutex);
   *total_bytes = state().device_bytes;
@@ -394,17 +591,39 @@ cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
 }
 
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   return cudaMemcpyAsync(dst, src, bytes, kind, nullptr);
 }
 
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t stream) {
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   if (const cudaError_t error = cuae_simt::check_copy(dst, src, bytes, kind); error != cudaSuccess) return record(error);
+  // The host side, if any: a copy from or to pageable memory is staged synchronously on a GPU, and
+  // cannot be captured into a graph.
+  const void* host = kind == cudaMemcpyHostToDevice   ? src
+                     : kind == cudaMemcpyDeviceToHost ? static_cast<const void*>(dst)
+                                                      : nullptr;
+  const bool pageable = host != nullptr && bytes != 0 && !cuae_simt::is_pinned(host, bytes);
+  if (pageable && stream != nullptr) {
+    std::unique_lock lock(state().mutex);
+    if (stream->capture != nullptr) {
+      stream->capture->invalidated = true;
+      return record(cudaErrorStreamCaptureUnsupported);
+    }
+    const bool async = state().async;
+    lock.unlock();
+    if (async) {  // the copy waits for the stream's earlier work and is done when the call returns
+      if (const cudaError_t error = cuae_simt::run_stream(stream); error != cudaSuccess) return record(error);
+      return record(cuae_simt::copy_op(dst, src, bytes)());
+    }
+  }
   return record(cuae_simt::enqueue(stream, cuae_simt::copy_op(dst, src, bytes)));
 }
 
 cudaError_t cudaMemset(void* dst, int value, size_t bytes) { return cudaMemsetAsync(dst, value, bytes, nullptr); }
 
 cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t stream) {
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   if (bytes != 0 && !cuae_simt::is_device_range(dst, bytes)) return record(cudaErrorInvalidValue);
   return record(cuae_simt::enqueue(stream, cuae_simt::memset_op(dst, value, bytes)));
 }
@@ -413,45 +632,75 @@ cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t str
 cudaError_t cudaStreamCreate(cudaStream_t* stream) { return cudaStreamCreateWithFlags(stream, cudaStreamDefault); }
 
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned flags) {
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   if (stream == nullptr || flags > cudaStreamNonBlocking) return record(cudaErrorInvalidValue);
-  *stream = new CUstream_st{flags, nullptr};
+  *stream = new CUstream_st{};
+  (*stream)->flags = flags;
+  std::lock_guard lock(state().mutex);
+  state().streams.push_back(*stream);
   return cudaSuccess;
 }
 
 cudaError_t cudaStreamDestroy(cudaStream_t stream) {
   if (stream == nullptr) return record(cudaErrorInvalidResourceHandle);
+  const cudaError_t error = cuae_simt::run_stream(stream);  // a GPU finishes the queued work first
   std::lock_guard lock(state().mutex);
   if (stream->capture != nullptr) stream->capture->invalidated = true;
+  std::erase(state().streams, stream);
   delete stream;
+  if (error != cudaSuccess) return record(error);
   return cudaSuccess;
 }
 
 cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
-  std::lock_guard lock(state().mutex);
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
+  std::unique_lock lock(state().mutex);
   if (stream != nullptr && stream->capture != nullptr) {
     stream->capture->invalidated = true;
     return record(cudaErrorStreamCaptureUnsupported);
   }
-  if (stream == nullptr) return record(cuae_simt::check_no_capture(cudaErrorStreamCaptureImplicit));
-  return cudaSuccess;
+  if (stream == nullptr) {
+    if (const cudaError_t error = cuae_simt::check_no_capture(cudaErrorStreamCaptureImplicit); error != cudaSuccess) {
+      return record(error);
+    }
+  }
+  if (!state().async) return cudaSuccess;
+  lock.unlock();
+  return record(stream == nullptr ? cuae_simt::run_all(true) : cuae_simt::run_stream(stream));
 }
 
 cudaError_t cudaStreamQuery(cudaStream_t stream) { return cudaStreamSynchronize(stream); }
 
 cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned) {
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   if (event == nullptr) return record(cudaErrorInvalidResourceHandle);
-  std::lock_guard lock(state().mutex);
+  std::unique_lock lock(state().mutex);
   CUgraph_st* graph = event->captured_in;
   if (graph != nullptr && graph->capturing && stream != nullptr && stream->capture == nullptr) {
     stream->capture = graph;  // fork: the stream joins the capture
     graph->joined.push_back(stream);
+    return cudaSuccess;
   }
+  if (!state().async || event->completed_at == nullptr || event->completed_at->has_value() || stream == event->stream) {
+    return cudaSuccess;
+  }
+  // Asynchronous mode: `stream`'s later work waits until the event's stream has reached the record.
+  Operation wait = [target = event->stream, ticket = event->ticket, completed = event->completed_at] {
+    return completed->has_value() ? cudaSuccess : cuae_simt::run_until(target, ticket);
+  };
+  if (stream == nullptr) {
+    lock.unlock();
+    return record(wait());
+  }
+  stream->pending.push_back(std::move(wait));
+  ++stream->queued;
   return cudaSuccess;
 }
 
 cudaError_t cudaEventCreate(cudaEvent_t* event) { return cudaEventCreateWithFlags(event, cudaEventDefault); }
 
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned flags) {
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   if (event == nullptr || flags > (cudaEventBlockingSync | cudaEventDisableTiming)) return record(cudaErrorInvalidValue);
   *event = new CUevent_st{};
   (*event)->flags = flags;
@@ -465,6 +714,7 @@ cudaError_t cudaEventDestroy(cudaEvent_t event) {
 }
 
 cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   if (event == nullptr) return record(cudaErrorInvalidResourceHandle);
   std::lock_guard lock(state().mutex);
   if (stream != nullptr && stream->capture != nullptr) {  // a dependency inside the graph, not a timestamp
@@ -478,33 +728,59 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
   event->captured_in = nullptr;
   event->recorded = true;
   event->time = std::chrono::steady_clock::now();
+  event->completed_at = nullptr;
+  if (state().async && stream != nullptr) {  // completes when the stream's queued work reaches it
+    auto completed = std::make_shared<std::optional<std::chrono::steady_clock::time_point>>();
+    event->stream = stream;
+    event->ticket = stream->queued + 1;
+    event->completed_at = completed;
+    stream->pending.push_back([completed] {
+      *completed = std::chrono::steady_clock::now();
+      return cudaSuccess;
+    });
+    ++stream->queued;
+  }
   return cudaSuccess;
 }
 
 cudaError_t cudaEventSynchronize(cudaEvent_t event) {
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   if (event == nullptr) return record(cudaErrorInvalidResourceHandle);
-  std::lock_guard lock(state().mutex);
+  std::unique_lock lock(state().mutex);
   if (event->captured_in != nullptr && event->captured_in->capturing) {
     event->captured_in->invalidated = true;
     return record(cudaErrorStreamCaptureUnsupported);
   }
-  return cudaSuccess;
+  if (event->completed_at == nullptr || event->completed_at->has_value()) return cudaSuccess;
+  const cudaStream_t stream = event->stream;
+  const uint64_t ticket = event->ticket;
+  lock.unlock();
+  return record(cuae_simt::run_until(stream, ticket));
 }
 
 cudaError_t cudaEventQuery(cudaEvent_t event) { return cudaEventSynchronize(event); }
 
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   if (ms == nullptr) return record(cudaErrorInvalidValue);
   if (start == nullptr || end == nullptr || !start->recorded || !end->recorded ||
       ((start->flags | end->flags) & cudaEventDisableTiming)) {
     return record(cudaErrorInvalidResourceHandle);
   }
-  *ms = std::chrono::duration<float, std::milli>(end->time - start->time).count();
+  const auto time = [](cudaEvent_t event) {
+    return event->completed_at != nullptr ? event->completed_at->value_or(event->time) : event->time;
+  };
+  if ((start->completed_at != nullptr && !start->completed_at->has_value()) ||
+      (end->completed_at != nullptr && !end->completed_at->has_value())) {
+    return record(cudaErrorNotReady);
+  }
+  *ms = std::chrono::duration<float, std::milli>(time(end) - time(start)).count();
   return cudaSuccess;
 }
 
 // ---- graphs ---------------------------------------------------------------------------------------
 cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode) {
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   if (stream == nullptr) return record(cudaErrorStreamCaptureUnsupported);  // not the legacy stream
   std::lock_guard lock(state().mutex);
   if (stream->capture != nullptr) return record(cudaErrorIllegalState);
@@ -548,12 +824,14 @@ cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* 
 }
 
 cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long) {
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   if (exec == nullptr || graph == nullptr) return record(cudaErrorInvalidValue);
   *exec = new CUgraphExec_st{graph->nodes};
   return cudaSuccess;
 }
 
 cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
+  if (const cudaError_t sticky = cuae_simt::sticky_error(); sticky != cudaSuccess) return record(sticky);
   if (exec == nullptr) return record(cudaErrorInvalidResourceHandle);
   return record(cuae_simt::enqueue(stream, [nodes = exec->nodes] {
     for (const Operation& node : nodes) {

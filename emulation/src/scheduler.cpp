@@ -9,10 +9,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
+#include <new>
 #include <mutex>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cuda_runtime.h"
@@ -79,6 +82,40 @@ void asan_finish_switch(void*, const void**, size_t*) {}
 void asan_unpoison(const void*, size_t) {}
 #endif
 
+// ---- ThreadSanitizer fiber annotations (race mode, README) -----------------------------------------
+// Each emulated thread is a TSan fiber; switches carry no synchronisation, so the only
+// happens-before edges are the ones CUDA guarantees: barriers, warp collectives, kernel boundaries.
+#if defined(__SANITIZE_THREAD__)
+extern "C" {
+void* __tsan_get_current_fiber();
+void* __tsan_create_fiber(unsigned flags);
+void __tsan_destroy_fiber(void* fiber);
+void __tsan_switch_to_fiber(void* fiber, unsigned flags);
+void __tsan_acquire(void* addr);
+void __tsan_release(void* addr);
+void AnnotateBenignRaceSized(const char* file, int line, const volatile void* address, size_t size,
+                             const char* description);
+}
+constexpr unsigned kTsanNoSync = 1;  // __tsan_switch_to_fiber_no_sync
+void* tsan_current_fiber() { return __tsan_get_current_fiber(); }
+void* tsan_create_fiber() { return __tsan_create_fiber(0); }
+void tsan_destroy_fiber(void* fiber) { __tsan_destroy_fiber(fiber); }
+void tsan_switch(void* fiber, bool sync) { __tsan_switch_to_fiber(fiber, sync ? 0 : kTsanNoSync); }
+void tsan_release(void* object) { __tsan_release(object); }
+void tsan_acquire(void* object) { __tsan_acquire(object); }
+void tsan_benign(const volatile void* address, size_t size) {
+  AnnotateBenignRaceSized(__FILE__, __LINE__, address, size, "cuae_simt scheduler hand-off");
+}
+#else
+void* tsan_current_fiber() { return nullptr; }
+void* tsan_create_fiber() { return nullptr; }
+void tsan_destroy_fiber(void*) {}
+void tsan_switch(void*, bool) {}
+void tsan_release(void*) {}
+void tsan_acquire(void*) {}
+void tsan_benign(const volatile void*, size_t) {}
+#endif
+
 // ---- block state ---------------------------------------------------------------------------------
 enum class State : uint8_t { runnable, block_barrier, warp_op, done };
 
@@ -101,10 +138,21 @@ struct Thread {
   const void* stack_bottom = nullptr;
   size_t stack_size = 0;
   void* fake_stack = nullptr;  // ASan's per-fiber bookkeeping
+  void* tsan_fiber = nullptr;  // TSan's, while the thread exists in this block
 };
 
 // Thrown into suspended threads to unwind them when the block has failed.
 struct Abort {};
+
+// One CUAE_SHARED declaration's storage for the current launch.
+struct StaticShared {
+  struct Free {
+    size_t alignment;
+    void operator()(std::byte* p) const { ::operator delete(p, std::align_val_t{alignment}); }
+  };
+  std::unique_ptr<std::byte, Free> bytes;
+  size_t size = 0;
+};
 
 struct BlockRun {
   const LaunchSpec* spec = nullptr;
@@ -113,9 +161,15 @@ struct BlockRun {
   bool aborting = false;
   std::string fault;  // first failure, empty while all is well
   std::vector<std::byte> dynamic_shared;
+  std::map<const SharedSlot*, StaticShared> static_shared;  // poisoned before every block
+  size_t static_shared_bytes = 0;
   const void* scheduler_stack_bottom = nullptr;
   size_t scheduler_stack_size = 0;
   void* scheduler_fake_stack = nullptr;
+  void* scheduler_tsan_fiber = nullptr;
+  char barrier_sync = 0;               // TSan's synchronisation object of __syncthreads()
+  char block_end_sync = 0;             // of the end of the block (what follows sees it all)
+  std::vector<char> warp_sync;         // and of each warp's collectives
 };
 
 std::mutex g_launch_mutex;  // one launch at a time: shared memory and built-ins are process-wide
@@ -124,6 +178,9 @@ StackPool g_stacks;
 ThreadOrder g_order = ThreadOrder::forward;
 bool g_order_chosen = false;  // by set_thread_order or the environment
 std::mt19937_64 g_rng;
+ThreadOrder g_block_order = ThreadOrder::forward;
+bool g_block_order_chosen = false;
+std::mt19937_64 g_block_rng;
 thread_local std::string g_last_fault;
 
 std::string dim_str(uint3 d) {
@@ -154,21 +211,6 @@ std::string waiting_str(const Thread& t) {
   return std::string(op_name(t.warp.op)) + " (mask " + mask + ") at " + site_str(t.site);
 }
 
-std::string kernel_name(KernelId kernel) {
-  Dl_info info{};
-  void* address = nullptr;
-  std::memcpy(&address, &kernel, sizeof address);
-  if (dladdr(address, &info) != 0 && info.dli_sname != nullptr && info.dli_saddr == address) {  // exact only
-    int status = 0;
-    std::unique_ptr<char, decltype(&std::free)> demangled(abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status),
-                                                          &std::free);
-    return status == 0 ? demangled.get() : info.dli_sname;
-  }
-  char text[32];
-  std::snprintf(text, sizeof text, "kernel@%p", address);
-  return text;
-}
-
 void fail(BlockRun& block, const std::string& what) {
   if (block.fault.empty()) block.fault = what;
 }
@@ -181,6 +223,7 @@ void fail_thread(BlockRun& block, const Thread& t, const std::string& what) {
 // Thread side: back to the scheduler until released.
 void suspend(Thread& t) {
   asan_start_switch(&t.fake_stack, g_block->scheduler_stack_bottom, g_block->scheduler_stack_size);
+  tsan_switch(g_block->scheduler_tsan_fiber, false);
   t.scheduler = std::move(t.scheduler).resume();
   asan_finish_switch(t.fake_stack, nullptr, nullptr);
   if (g_block->aborting) throw Abort{};
@@ -198,6 +241,8 @@ ctx::fiber thread_main(Thread& t, ctx::fiber&& scheduler) {
   }
   t.state = State::done;
   asan_start_switch(nullptr, block.scheduler_stack_bottom, block.scheduler_stack_size);
+  tsan_release(&block.block_end_sync);  // a finished thread's work happens before the block ends
+  tsan_switch(block.scheduler_tsan_fiber, false);
   return std::move(t.scheduler);
 }
 
@@ -205,7 +250,10 @@ ctx::fiber thread_main(Thread& t, ctx::fiber&& scheduler) {
 void resume(BlockRun& block, Thread& t) {
   block.current = &t;
   threadIdx = t.index;
+  bool first = false;
   if (!t.self) {
+    first = true;
+    t.tsan_fiber = tsan_create_fiber();
     const ctx::stack_context& stack = g_stacks.at(t.linear);
     t.stack_size = stack.size;
     t.stack_bottom = static_cast<const char*>(stack.sp) - stack.size;
@@ -213,6 +261,7 @@ void resume(BlockRun& block, Thread& t) {
                         [&t](ctx::fiber&& caller) { return thread_main(t, std::move(caller)); });
   }
   asan_start_switch(&block.scheduler_fake_stack, t.stack_bottom, t.stack_size);
+  tsan_switch(t.tsan_fiber, first);  // the first switch starts the thread: it sees the launch's set-up
   t.self = std::move(t.self).resume();
   asan_finish_switch(block.scheduler_fake_stack, nullptr, nullptr);
   block.current = nullptr;
@@ -321,9 +370,24 @@ void abort_threads(BlockRun& block) {
   }
 }
 
+void end_tsan_fibers(BlockRun& block) {
+  for (Thread& t : block.threads) {
+    if (t.tsan_fiber != nullptr) tsan_destroy_fiber(std::exchange(t.tsan_fiber, nullptr));
+  }
+}
+
+void run_block_fibers(BlockRun& block);
+
 void run_block(BlockRun& block) {
+  run_block_fibers(block);
+  tsan_acquire(&block.block_end_sync);  // later blocks and launches are ordered after this one
+  end_tsan_fibers(block);
+}
+
+void run_block_fibers(BlockRun& block) {
   for (Thread& t : block.threads) t.state = State::runnable;
   poison(block.dynamic_shared);
+  for (auto& [slot, storage] : block.static_shared) std::memset(storage.bytes.get(), 0xFF, storage.size);
   std::vector<Thread*> order;
   order.reserve(block.threads.size());
   for (;;) {
@@ -349,24 +413,61 @@ void run_block(BlockRun& block) {
   }
 }
 
-void choose_order_from_environment() {
-  if (g_order_chosen) return;
-  g_order_chosen = true;
-  const char* text = std::getenv("CUAE_SIMT_ORDER");
+// Reads `variable` (forward|reverse|random:SEED) into `order` and seeds `rng`.
+void order_from_environment(const char* variable, ThreadOrder& order, std::mt19937_64& rng) {
+  const char* text = std::getenv(variable);
   if (text == nullptr || std::strcmp(text, "forward") == 0) return;
   if (std::strcmp(text, "reverse") == 0) {
-    g_order = ThreadOrder::reverse;
+    order = ThreadOrder::reverse;
   } else if (std::strncmp(text, "random:", 7) == 0) {
-    g_order = ThreadOrder::random;
-    g_rng.seed(std::strtoull(text + 7, nullptr, 10));
+    order = ThreadOrder::random;
+    rng.seed(std::strtoull(text + 7, nullptr, 10));
   } else {
-    std::fprintf(stderr, "cuae_simt: CUAE_SIMT_ORDER=%s is not forward, reverse or random:SEED; using forward\n", text);
+    std::fprintf(stderr, "cuae_simt: %s=%s is not forward, reverse or random:SEED; using forward\n", variable, text);
   }
+}
+
+void choose_order_from_environment() {
+  if (!g_order_chosen) order_from_environment("CUAE_SIMT_ORDER", g_order, g_rng);
+  g_order_chosen = true;
+  if (!g_block_order_chosen) order_from_environment("CUAE_SIMT_BLOCK_ORDER", g_block_order, g_block_rng);
+  g_block_order_chosen = true;
+}
+
+// The grid's block indices in the chosen block order.
+std::vector<uint3> block_sequence(dim3 grid) {
+  std::vector<uint3> blocks;
+  blocks.reserve(size_t{grid.x} * grid.y * grid.z);
+  for (unsigned z = 0; z < grid.z; ++z) {
+    for (unsigned y = 0; y < grid.y; ++y) {
+      for (unsigned x = 0; x < grid.x; ++x) blocks.push_back({x, y, z});
+    }
+  }
+  if (g_block_order == ThreadOrder::reverse) std::reverse(blocks.begin(), blocks.end());
+  if (g_block_order == ThreadOrder::random) std::shuffle(blocks.begin(), blocks.end(), g_block_rng);
+  return blocks;
 }
 
 }  // namespace
 
 // ---- interface -----------------------------------------------------------------------------------
+std::string kernel_name(KernelId kernel) {
+  Dl_info info{};
+  void* address = nullptr;
+  std::memcpy(&address, &kernel, sizeof address);
+  if (dladdr(address, &info) != 0 && info.dli_sname != nullptr && info.dli_saddr == address) {  // exact only
+    int status = 0;
+    std::unique_ptr<char, decltype(&std::free)> demangled(abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status),
+                                                          &std::free);
+    return status == 0 ? demangled.get() : info.dli_sname;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, "kernel@%p", address);
+  return text;
+}
+
+void set_last_fault(std::string text) { g_last_fault = std::move(text); }
+
 int run_grid(const LaunchSpec& spec) {
   std::lock_guard lock(g_launch_mutex);
   choose_order_from_environment();
@@ -382,14 +483,17 @@ int run_grid(const LaunchSpec& spec) {
   }
   blockDim = spec.block;
   gridDim = spec.grid;
+  block.warp_sync.resize((threads + 31) / 32);
+  block.scheduler_tsan_fiber = tsan_current_fiber();
+  for (Thread& t : block.threads) tsan_benign(&t, sizeof t);  // written by the scheduler and its thread
+  tsan_benign(&block, sizeof block);
+  tsan_benign(&blockIdx, sizeof blockIdx);
+  tsan_benign(&threadIdx, sizeof threadIdx);
   g_block = &block;
-  for (unsigned z = 0; z < spec.grid.z && block.fault.empty(); ++z) {
-    for (unsigned y = 0; y < spec.grid.y && block.fault.empty(); ++y) {
-      for (unsigned x = 0; x < spec.grid.x && block.fault.empty(); ++x) {
-        blockIdx = {x, y, z};
-        run_block(block);
-      }
-    }
+  for (const uint3 index : block_sequence(spec.grid)) {
+    blockIdx = index;
+    run_block(block);
+    if (!block.fault.empty()) break;
   }
   g_block = nullptr;
   if (block.fault.empty()) return cudaSuccess;
@@ -409,7 +513,9 @@ void block_barrier(const std::source_location& site) {
   Thread& t = current_thread("__syncthreads");
   t.state = State::block_barrier;
   t.site = site;
+  tsan_release(&g_block->barrier_sync);  // every arrival happens before every departure
   suspend(t);
+  tsan_acquire(&g_block->barrier_sync);
 }
 
 uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t bits, int source_lane, const std::source_location& site) {
@@ -417,7 +523,10 @@ uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t bits, int source_lan
   t.state = State::warp_op;
   t.site = site;
   t.warp = {op, mask, bits, source_lane, 0};
+  char* warp = &g_block->warp_sync[t.linear / 32];
+  tsan_release(warp);
   suspend(t);
+  tsan_acquire(warp);
   return t.warp.result;
 }
 
@@ -426,6 +535,30 @@ unsigned lane_id() { return current_thread("a warp shuffle").linear % 32; }
 void* dynamic_shared_memory() {
   current_thread("CUAE_DYNAMIC_SHARED");
   return g_block->dynamic_shared.empty() ? nullptr : g_block->dynamic_shared.data();
+}
+
+void* static_shared_memory(SharedSlot& slot, size_t bytes, size_t alignment) {
+  Thread& t = current_thread("CUAE_SHARED");
+  BlockRun& block = *g_block;
+  tsan_acquire(&block.static_shared);  // the map is the scheduler's state, not the kernel's memory
+  auto it = block.static_shared.find(&slot);
+  if (it == block.static_shared.end()) {  // first use in this launch: the rest of the block sees it too
+    constexpr size_t kStaticSharedLimit = 48 * 1024;  // nvcc refuses more static shared memory
+    if (block.static_shared_bytes + bytes > kStaticSharedLimit) {
+      throw Fault("static shared memory of " + std::to_string(block.static_shared_bytes + bytes) +
+                  " bytes exceeds 48 KiB");
+    }
+    (void)t;
+    alignment = std::max(alignment, alignof(std::max_align_t));
+    StaticShared storage{{static_cast<std::byte*>(::operator new(bytes, std::align_val_t{alignment})),
+                          StaticShared::Free{alignment}},
+                         bytes};
+    std::memset(storage.bytes.get(), 0xFF, bytes);
+    block.static_shared_bytes += bytes;
+    it = block.static_shared.emplace(&slot, std::move(storage)).first;
+    tsan_release(&block.static_shared);
+  }
+  return it->second.bytes.get();
 }
 
 }  // namespace detail
@@ -441,6 +574,19 @@ ThreadOrder thread_order() {
   std::lock_guard lock(detail::g_launch_mutex);
   detail::choose_order_from_environment();
   return detail::g_order;
+}
+
+void set_block_order(ThreadOrder order, uint64_t seed) {
+  std::lock_guard lock(detail::g_launch_mutex);
+  detail::g_block_order = order;
+  detail::g_block_order_chosen = true;
+  detail::g_block_rng.seed(seed);
+}
+
+ThreadOrder block_order() {
+  std::lock_guard lock(detail::g_launch_mutex);
+  detail::choose_order_from_environment();
+  return detail::g_block_order;
 }
 
 const std::string& last_fault() { return detail::g_last_fault; }

@@ -185,6 +185,16 @@ namespace cuae_simt {
 
 // Emulated device memory size (default 8 GiB, or CUAE_SIMT_DEVICE_MEMORY bytes); and bytes in use.
 void set_device_memory_bytes(size_t bytes);
+
+// Asynchronous streams (README): work queued on a created stream runs only when something waits for
+// it; independent streams are interleaved in an order drawn from `seed`. Overrides
+// CUAE_SIMT_ASYNC=SEED (any SEED > 0 turns it on). Switching runs whatever is queued.
+void set_async_streams(bool on, uint64_t seed = 1);
+bool async_streams();
+
+// Emulation only, for tests that provoke a fault on purpose: clears the sticky error that a failed
+// launch leaves (on a GPU only the end of the process does). See README, "Sticky errors".
+void reset_sticky_error();
 size_t device_memory_bytes();
 size_t device_memory_used();
 

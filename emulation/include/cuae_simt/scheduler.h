@@ -22,6 +22,13 @@ enum class ThreadOrder { forward, reverse, random };
 void set_thread_order(ThreadOrder order, uint64_t seed = 0);
 ThreadOrder thread_order();
 
+// The order in which a grid's blocks run, one after another (the same three orders; a random order
+// is drawn again for every launch). A kernel whose blocks depend on each other's writes, or whose
+// stray stores a later block happens to overwrite, gives different results under different orders.
+// Overrides CUAE_SIMT_BLOCK_ORDER=forward|reverse|random:SEED (read at the first launch otherwise).
+void set_block_order(ThreadOrder order, uint64_t seed = 0);
+ThreadOrder block_order();
+
 // The detailed text of the last launch failure (kernel, block, thread, barrier site); empty if none.
 const std::string& last_fault();
 
@@ -41,6 +48,10 @@ struct LaunchSpec {
 // Runs every block of the grid; returns cudaErrorLaunchFailure's code (719) with last_fault() set,
 // or 0. The launch configuration is already validated.
 int run_grid(const LaunchSpec& spec);
+// The kernel's name (demangled symbol, or its address), for fault messages.
+std::string kernel_name(KernelId kernel);
+// Replaces last_fault() (the runtime's checks after a launch, such as guard zones, use it).
+void set_last_fault(std::string text);
 
 // A kernel-side error (bad shuffle width, ...): thrown inside a thread, it fails the launch.
 class Fault : public std::runtime_error {

@@ -1,6 +1,7 @@
 // CUDA's qualifiers and built-in vector types for the host SIMT emulation (see cuda_runtime.h).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 // Host and device are the same machine here, so the execution-space qualifiers vanish. There is no
@@ -16,8 +17,24 @@
 // shared memory before reading it, never rely on zero initialisation. Write `__shared__ T x[..];`,
 // not `static __shared__`.
 #define __shared__ static
-// kernels/common/portable.cuh's static shared memory (see README: not yet poisoned per block).
-#define CUAE_SHARED(type, name, dims) static type name dims
+// kernels/common/portable.cuh's static shared memory: a reference to per-block storage that the
+// scheduler fills with 0xFF (NaN) before every block, as on a GPU, where a block never sees another
+// block's values. `slot` (one per declaration) keys the storage; see scheduler.h.
+#define CUAE_SHARED(type, name, dims)                                                               \
+  using cuae_shared_type_##name = type dims;                                                       \
+  static ::cuae_simt::detail::SharedSlot cuae_shared_slot_##name;                                  \
+  cuae_shared_type_##name& name = *static_cast<cuae_shared_type_##name*>(                          \
+      ::cuae_simt::detail::static_shared_memory(cuae_shared_slot_##name, sizeof(cuae_shared_type_##name), \
+                                                alignof(cuae_shared_type_##name)))
+
+namespace cuae_simt::detail {
+// One CUAE_SHARED declaration; its address is the key of the declaration's per-block storage.
+struct SharedSlot {
+  unsigned char unused = 0;
+};
+// The calling block's storage for `slot` (allocated at first use in a launch, poisoned per block).
+void* static_shared_memory(SharedSlot& slot, size_t bytes, size_t alignment);
+}  // namespace cuae_simt::detail
 
 struct uint3 {
   unsigned x, y, z;
