@@ -36,6 +36,9 @@ inline cuda::DeviceBuffer<float> random_buffer(size_t count, float lo, float hi,
   for (float& x : host) x = dist(rng);
   cuda::DeviceBuffer<float> buffer(count, what);
   CUDA_CHECK(cudaMemcpy(buffer.data(), host.data(), count * sizeof(float), cudaMemcpyHostToDevice));
+  // A pageable-source cudaMemcpy may return before its DMA lands, on the legacy stream, which does not
+  // order with the benchmarks' non-blocking streams: wait for it here.
+  CUDA_CHECK(cudaDeviceSynchronize());
   return buffer;
 }
 

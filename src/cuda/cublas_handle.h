@@ -9,9 +9,12 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <climits>
 #include <cstdint>
+#include <string>
 #include <utility>
 
+#include "cuae/error.h"
 #include "cuda/cuda_check.h"
 #include "cuda/device_buffer.h"
 
@@ -49,25 +52,37 @@ class CublasHandle {
 
   // Y[m, n] = X[m, k] · W[n, k]^T
   void forward(const float* x, const float* w, float* y, int64_t m, int n, int k) const {
-    gemm(CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, w, k, x, k, y, n);
+    gemm(CUBLAS_OP_T, CUBLAS_OP_N, n, rows_as_int(m, "forward"), k, w, k, x, k, y, n);
   }
   // dW[n, k] = dZ[m, n]^T · A[m, k]
   void weight_grad(const float* dz, const float* a, float* dw, int64_t m, int n, int k) const {
-    gemm(CUBLAS_OP_N, CUBLAS_OP_T, k, n, m, a, k, dz, n, dw, k);
+    gemm(CUBLAS_OP_N, CUBLAS_OP_T, k, n, rows_as_int(m, "weight_grad"), a, k, dz, n, dw, k);
   }
   // dA[m, k] = dZ[m, n] · W[n, k]
   void input_grad(const float* dz, const float* w, float* da, int64_t m, int n, int k) const {
-    gemm(CUBLAS_OP_N, CUBLAS_OP_N, k, m, n, w, k, dz, n, da, k);
+    gemm(CUBLAS_OP_N, CUBLAS_OP_N, k, rows_as_int(m, "input_grad"), n, w, k, dz, n, da, k);
+  }
+
+  // The batch rows m as cuBLAS's 32-bit `int`. A larger m would wrap to a negative or smaller size and
+  // compute on the wrong rows, so it is refused with the product's name and the value.
+  static int rows_as_int(int64_t m, const char* product) {
+    if (m < 0 || m > INT_MAX)
+      throw ShapeError("CublasHandle::" + std::string(product) + ": m = " + std::to_string(m) + " batch rows " +
+                       (m < 0 ? std::string("is negative") : "exceeds INT_MAX = " + std::to_string(INT_MAX)) +
+                       ", the most cuBLAS's 32-bit interface can address; use a smaller batch");
+    return static_cast<int>(m);
   }
 
  private:
-  void gemm(cublasOperation_t op_a, cublasOperation_t op_b, int64_t rows, int64_t cols, int64_t inner,
-            const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc) const {
+  // n and k are int already (layer widths); m was checked by rows_as_int.
+  void gemm(cublasOperation_t op_a, cublasOperation_t op_b, int rows, int cols, int inner, const float* a, int lda,
+            const float* b, int ldb, float* c, int ldc) const {
     if (rows == 0 || cols == 0) return;
+    if (rows < 0 || cols < 0 || inner < 0)
+      throw ShapeError("CublasHandle: negative GEMM dimension (" + std::to_string(rows) + ", " +
+                       std::to_string(cols) + ", " + std::to_string(inner) + ")");
     const float one = 1.0f, zero = 0.0f;
-    CUBLAS_CHECK(cublasSgemm(handle_, op_a, op_b, static_cast<int>(rows), static_cast<int>(cols),
-                             static_cast<int>(inner), &one, a, static_cast<int>(lda), b, static_cast<int>(ldb),
-                             &zero, c, static_cast<int>(ldc)));
+    CUBLAS_CHECK(cublasSgemm(handle_, op_a, op_b, rows, cols, inner, &one, a, lda, b, ldb, &zero, c, ldc));
   }
 
   DeviceBuffer<unsigned char> workspace_;

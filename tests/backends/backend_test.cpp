@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "cuae/cuae.h"
+#include "cuda/cudnn/cudnn_forward.h"
 #include "support/reference.h"
 #include "support/tolerances.h"
 
@@ -62,6 +63,8 @@ struct Case {
   Activation hidden = Activation::relu;
   OptimizerKind optimizer = OptimizerKind::adam;
   float clip_norm = 0;  // optimizer.global_clipnorm; 0 = off
+  float weight_decay = 0;
+  bool decoupled = false;  // AdamW
 };
 
 ModelConfig config_for(const Case& c) {
@@ -73,6 +76,8 @@ ModelConfig config_for(const Case& c) {
   config.optimizer.kind = c.optimizer;
   config.optimizer.lr = c.optimizer == OptimizerKind::adam ? 1e-2f : 5e-2f;
   config.optimizer.global_clipnorm = c.clip_norm;
+  config.optimizer.weight_decay = c.weight_decay;
+  config.optimizer.decoupled_weight_decay = c.decoupled;
   config.seed = kSeed;
   return config;
 }
@@ -106,6 +111,14 @@ Trajectory train_steps(const Case& c, Device device) {
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
+// Whether a CudaError says that cuDNN is not usable here (src/cuda/cudnn/cudnn_forward.h): the baseline
+// is not built or libcudnn.so.9 does not load (CudnnUnavailableError), or cuDNN has no engine for a
+// layer on this GPU (CudnnNoEngineError).
+bool cudnn_absent(const CudaError& e) {
+  return dynamic_cast<const cuda::CudnnUnavailableError*>(&e) != nullptr ||
+         dynamic_cast<const cuda::CudnnNoEngineError*>(&e) != nullptr;
+}
+
 class BACKEND_SUITE(Steps) : public ::testing::TestWithParam<Case> {
  protected:
   void SetUp() override { SKIP_WITHOUT_DEVICE(); }
@@ -119,8 +132,9 @@ TEST_P(BACKEND_SUITE(Steps), TrainStepsMatchCpuBackend) {
   try {
     cuda = train_steps(c, Device::cuda(0));
   } catch (const CudaError& e) {
-    // The cuDNN baseline may be missing from the build or the machine, or have no engine for a layer.
-    if (c.forward == BackendOptions::Forward::cudnn) GTEST_SKIP() << e.what();
+    // Only the two answers that mean "no cuDNN here" skip: the baseline missing from the build or the
+    // machine, or no engine for a layer. Any other CUDA error of a cuDNN case is a failure.
+    if (c.forward == BackendOptions::Forward::cudnn && cudnn_absent(e)) GTEST_SKIP() << e.what();
     throw;
   }
   ASSERT_EQ(cuda.losses.size(), cpu.losses.size());
@@ -132,6 +146,12 @@ TEST_P(BACKEND_SUITE(Steps), TrainStepsMatchCpuBackend) {
   EXPECT_LE(ref::relative_error(cuda.optimizer.v, cpu.optimizer.v), tol::kTrainedWeights);
   // Training must have moved the model, or the comparison proves nothing.
   EXPECT_LT(cuda.losses.back(), cuda.losses.front());
+  if (c.weight_decay > 0) {  // and the decay must have changed the weights, or it was not exercised
+    Case undecayed = c;
+    undecayed.weight_decay = 0;
+    EXPECT_GT(ref::relative_error(train_steps(undecayed, Device::cpu()).parameters, cpu.parameters),
+              10 * tol::kTrainedWeights);
+  }
   if (c.clip_norm > 0) {  // and clipping must have changed the steps, or it was not exercised
     Case unclipped = c;
     unclipped.clip_norm = 0;
@@ -169,7 +189,15 @@ std::vector<Case> cases() {
                    OptimizerKind::sgd, 0.045f};
   Case clipped_adam{"ClippedAdamFusedEager", {kFeatures, 13, 6}, Loss::mse, F::fused, false, Activation::relu,
                     OptimizerKind::adam, 0.02f};
-  out.insert(out.end(), {gelu, tanh, leaky, clipped_sgd, clipped_adam});
+  // Weight decay reaches the update kernels through the backend: L2 on Adam and SGD, and AdamW. A decay
+  // of 0.05 moves these short runs' weights by far more than the comparison's tolerance.
+  Case decayed_adam{"WeightDecayAdamFusedGraph", {kFeatures, 13}, Loss::bce, F::fused, true, Activation::relu,
+                    OptimizerKind::adam, 0, 0.05f};
+  Case decayed_adamw{"DecoupledWeightDecayAdamCublasEager", {kFeatures, 13, 6}, Loss::mse, F::cublas, false,
+                     Activation::relu, OptimizerKind::adam, 0, 0.05f, true};
+  Case decayed_sgd{"WeightDecaySgdFusedEager", {kFeatures, 13}, Loss::mse, F::fused, false, Activation::tanh,
+                   OptimizerKind::sgd, 0, 0.05f};
+  out.insert(out.end(), {gelu, tanh, leaky, clipped_sgd, clipped_adam, decayed_adam, decayed_adamw, decayed_sgd});
 #if !CUAE_SIMT_EMULATION
   // The cuDNN baseline (real GPUs only: the emulation has no cuDNN), one cuDNN graph per layer;
   // skipped with the reason where the build or the machine lacks cuDNN or it has no engine.
