@@ -257,9 +257,21 @@ void run_train(const TrainCommand& c) {
     throw ExitStatus{128 + signal};
   }
   model.save(run.out);
-  if (history.stopped_early) std::fprintf(stderr, "interrupted after %zu epoch(s)\n", history.epochs.size());
+  if (!history.early_stop_reason.empty()) {
+    std::fprintf(stderr, "cuae train: early stopping after epoch %lld: %s\n",
+                 static_cast<long long>(model.epochs_completed()), history.early_stop_reason.c_str());
+  } else if (history.stopped_early) {
+    std::fprintf(stderr, "interrupted after %zu epoch(s)\n", history.epochs.size());
+  }
   std::printf("saved %s", run.out.c_str());
-  if (!history.epochs.empty()) {
+  if (history.best_epoch > 0) {
+    // The saved weights are those of the best epoch, not of the last one trained.
+    const EpochStats* best = nullptr;
+    for (const EpochStats& e : history.epochs) if (e.epoch == history.best_epoch) best = &e;
+    std::printf(" (the weights of epoch %d, restored as the best", history.best_epoch);
+    if (best != nullptr) std::printf(": train_loss %.6f, val_loss %.6f", best->train_loss, best->val_loss);
+    std::printf(")");
+  } else if (!history.epochs.empty()) {
     const EpochStats& last = history.epochs.back();
     std::printf(" (epoch %lld: train_loss %.6f", static_cast<long long>(model.epochs_completed()), last.train_loss);
     if (fit.validation != nullptr) std::printf(", val_loss %.6f", last.val_loss);

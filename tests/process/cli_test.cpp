@@ -310,6 +310,16 @@ TEST_F(Cli, DataOptionsNotesAndTheBceRangeCheck) {
   EXPECT_THAT(expect_failure(init + " --strict", "train"), HasSubstr("torch_with_extras_11_5_3.safetensors"));
 }
 
+// Early stopping says why it stopped and which epoch's weights were saved: a min_delta no epoch can
+// meet stops the run after patience epochs, with epoch 1 restored.
+TEST_F(Cli, EarlyStoppingReportsTheReasonAndTheRestoredEpoch) {
+  const Result r = run(std::string(kSmallTrain) + "--epochs 10 --validation-split 0.25 --early-stopping 2 "
+                       "--min-delta 1 --restore-best --out m.safetensors");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("cuae train: early stopping after epoch 3: "));
+  EXPECT_THAT(r.out, HasSubstr("the weights of epoch 1, restored as the best"));
+}
+
 TEST_F(Cli, InfoNamesVersionBackendsBlasAndThreads) {
   const Result r = run("info");
   ASSERT_EQ(r.status, 0) << r.err;
