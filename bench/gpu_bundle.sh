@@ -1,26 +1,41 @@
 #!/usr/bin/env bash
-# Builds cuae for sm_90 (Release) HERE, where the Debian dev packages are, and bundles what a GPU
-# machine without them needs to run the GPU tests and benchmarks: the GPU test executables, the Google
-# Benchmark GPU suites, the cuae CLI, libcuae and every non-system shared library ldd shows
-# (libcuae.so.0, libbenchmark, libgtest among them). CUDA's own libraries (cudart, cuBLAS: hundreds of MiB)
-# and the driver are NOT bundled: the GPU machine's toolkit provides them (/usr/local/cuda/lib64).
+# Builds cuae with sm_90 code (Release) HERE, where the Debian dev packages are, and bundles what a GPU
+# machine without them needs for bench/gpu_check.sh: the GPU test executables, the Google Benchmark
+# GPU suites, the primitive self-test (when the build has it), the cuae CLI, libcuae and every
+# non-system shared library ldd shows (OpenBLAS, libgfortran, fmt, ...). CUDA's own libraries
+# (cudart, cuBLAS: hundreds of MiB) and the driver are NOT bundled: the GPU machine's toolkit (or its
+# PyTorch wheels) provides them, and gpu_check.sh records which it found where.
 #
-#   bench/gpu_bundle.sh [BUNDLE_DIR]     default: out/gpu-bundle; the result must stay under 64 MiB
-# Then, on the GPU machine: bench/gpu_check.sh OUTDIR (it finds out/gpu-bundle, or CUAE_GPU_BUNDLE).
+#   bench/gpu_bundle.sh [BUNDLE_DIR]     default: out/gpu-bundle
+#   CUAE_BUNDLE_BUILD_DIR=build          reuse a configured build whose architectures include 90 (the
+#                                        default build's 80,90 do): nothing is reconfigured
+#
+# Size: everything is stripped, and libraries over 8 MiB travel gzip-compressed (gpu_check.sh unpacks
+# them), so the bundle stays under 40 MiB of the 64 MiB that can be carried to the GPU machine. Its
+# size is printed and written to BUNDLE_DIR/README.
+# Then: bring the repository with BUNDLE_DIR to the GPU machine and run bench/gpu_check.sh OUTDIR there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bundle=${1:-out/gpu-bundle}
-build=${CUAE_BUNDLE_BUILD_DIR:-build-gpu-bundle}  # an existing sm_90 build dir may be reused
+build=${CUAE_BUNDLE_BUILD_DIR:-build-gpu-bundle}
 jobs=${CUAE_JOBS:-2}
+readonly kLimitMiB=40 kCompressOverBytes=$((8 << 20))
 
-# CMake 3.25 lacks nvcc's C++20 flag table; tell it (harmless where it knows it).
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 \
-      -DCUAE_BUILD_BENCH=ON -DCMAKE_CUDA20_STANDARD_COMPILE_OPTION=-std=c++20 \
-      -DCMAKE_CUDA20_EXTENSION_COMPILE_OPTION=-std=c++20
-grep -q '#define CUAE_HAS_CUDA 1' "$build/generated/include/cuae/config.h" ||
-  { echo "gpu_bundle: nvcc not found, nothing to bundle" >&2; exit 1; }
-# Every GPU test executable (cuae_gpu_*_tests) and GPU benchmark (gpu_*_bench) the build defines.
-gpu_targets=$(ninja -C "$build" -t targets all | sed -n -E 's/^(cuae_gpu_[a-z_]+_tests|gpu_[a-z_]+_bench): .*/\1/p' | sort -u)
+config="$build/generated/include/cuae/config.h"
+if [ -f "$build/CMakeCache.txt" ] && [ -f "$config" ]; then
+  archs=$(sed -n 's/^#define CUAE_CUDA_ARCHITECTURES "\(.*\)"/\1/p' "$config")
+  [[ ",$archs," == *",90,"* ]] ||
+    { echo "gpu_bundle: $build is built for '$archs', without sm_90; use another CUAE_BUNDLE_BUILD_DIR" >&2; exit 1; }
+else
+  # CMake 3.25 lacks nvcc's C++20 flag table; tell it (harmless where it knows it).
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 \
+        -DCUAE_BUILD_BENCH=ON -DCMAKE_CUDA20_STANDARD_COMPILE_OPTION=-std=c++20 \
+        -DCMAKE_CUDA20_EXTENSION_COMPILE_OPTION=-std=c++20
+fi
+grep -q '#define CUAE_HAS_CUDA 1' "$config" || { echo "gpu_bundle: nvcc not found, nothing to bundle" >&2; exit 1; }
+# Every GPU test executable (cuae_gpu_*_tests), GPU benchmark (gpu_*_bench) and the primitive self-test.
+gpu_targets=$(ninja -C "$build" -t targets all |
+  sed -n -E 's/^(cuae_gpu_[a-z_]+_tests|gpu_[a-z_]+_bench|cuae_primitive_selftest): .*/\1/p' | sort -u)
 targets=(cuae cuae_cli $gpu_targets)
 cmake --build "$build" -j"$jobs" --target "${targets[@]}"
 
@@ -50,14 +65,19 @@ done | sort -u | while read -r lib; do
   fi
 done
 
+# Stripped, and the large libraries compressed (gpu_check.sh unpacks lib/*.gz into a scratch folder).
+strip --strip-unneeded "$bundle"/bin/* "$bundle"/lib/*.so* "$bundle"/lib/fallback/*.so* 2> /dev/null || true
+for lib in "$bundle"/lib/*.so*; do
+  if [ "$(stat -c %s "$lib")" -gt "$kCompressOverBytes" ]; then gzip -9 "$lib"; fi
+done
+size=$(du -sm "$bundle" | cut -f1)
 cat > "$bundle/README" <<TXT
 cuae GPU bundle: built $(date -u +%FT%TZ) from $(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-with $(/usr/local/cuda/bin/nvcc --version | tail -1), sm_90. Run bench/gpu_check.sh OUTDIR next to it.
+with $(/usr/local/cuda/bin/nvcc --version | tail -1), sm_90; ${size} MiB. Run bench/gpu_check.sh OUTDIR next to it.
 TXT
-size=$(du -sm "$bundle" | cut -f1)
 echo "gpu_bundle: $bundle holds ${size} MiB:"
 ls -la "$bundle/bin" "$bundle/lib" "$bundle/lib/fallback"
-if [ "$size" -ge 64 ]; then
-  echo "gpu_bundle: over the 64 MiB limit" >&2
+if [ "$size" -ge "$kLimitMiB" ]; then
+  echo "gpu_bundle: ${size} MiB is over the ${kLimitMiB} MiB limit" >&2
   exit 1
 fi

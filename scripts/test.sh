@@ -12,6 +12,13 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs" --timeout 600 --output-junit ctest-junit.xml
 
+# The GPU check's bundle, made from this build, must start and resolve its libraries (issue 12):
+# bench/gpu_check.sh --dry-run checks it in seconds, so it cannot rot between GPU runs.
+if grep -q '#define CUAE_HAS_CUDA 1' build/generated/include/cuae/config.h; then
+  CUAE_BUNDLE_BUILD_DIR=build bash bench/gpu_bundle.sh > build/gpu-bundle.log
+  bash bench/gpu_check.sh --dry-run build/gpu-check-dry-run
+fi
+
 # Fuzz every parser (tests/fuzz) for 60 s per target, two at a time: about 3 minutes plus the build.
 bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
 
