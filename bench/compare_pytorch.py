@@ -14,7 +14,8 @@ itself with that path when the directory exists (--no-openblas-reexec to keep th
 torch.set_num_threads to the same thread count as cuae, and prints the BLAS library each side loaded.
 
 Usage: bench/compare_pytorch.py [--cuae build/src/cuae] [--device cpu|cuda] [--shapes classic,wide]
-                                [--threads N] [--steps N] [--warmup N] [--compile] [--json out.json]
+                                [--threads N] [--steps N] [--warmup N] [--modes eager,compile,graph]
+                                [--json out.json]
 """
 import argparse
 import json
@@ -111,27 +112,32 @@ def build_model(torch, layers):
     return torch.nn.Sequential(*modules)
 
 
-def make_adam(torch, params, device):
+def make_adam(torch, params, device, capturable=False):
     """Adam lr 1e-3 with fused=True where this PyTorch offers it (CUDA tensors only before 2.4), else
-    foreach (multi-tensor), else the plain per-parameter loop."""
+    foreach (multi-tensor), else the plain per-parameter loop. capturable=True keeps the step count on
+    the GPU, which CUDA graph capture needs."""
     params = list(params)
     kinds = ("fused", "foreach") if device.startswith("cuda") else ("foreach",)
+    extra = {"capturable": True} if capturable else {}
     for kind in kinds:
         try:
-            return torch.optim.Adam(params, lr=1e-3, **{kind: True}), kind
+            return torch.optim.Adam(params, lr=1e-3, **{kind: True}, **extra), kind
         except (TypeError, RuntimeError, ValueError):
             continue
     return torch.optim.Adam(params, lr=1e-3), "plain"
 
 
-def run_torch(torch, device, layers, batch, steps, warmup, use_compile, seed):
+def run_torch(torch, device, layers, batch, steps, warmup, mode, seed):
+    """mode: eager, compile (torch.compile) or graph (the whole step captured in one CUDA graph and
+    replayed, PyTorch's own recipe for small models: the strongest peer on a GPU)."""
     torch.manual_seed(seed)
     model = build_model(torch, layers).to(device)
-    optimizer, adam_kind = make_adam(torch, model.parameters(), device)
+    graphed = mode == "graph" and device.startswith("cuda")
+    optimizer, adam_kind = make_adam(torch, model.parameters(), device, capturable=graphed)
     loss_fn = torch.nn.BCEWithLogitsLoss()
     compiled = "eager"
     step_model = model
-    if use_compile:
+    if mode == "compile":
         if hasattr(torch, "compile"):
             step_model = torch.compile(model)
             compiled = "torch.compile"
@@ -149,6 +155,28 @@ def run_torch(torch, device, layers, batch, steps, warmup, use_compile, seed):
 
     for _ in range(warmup):
         step()
+    if graphed:
+        # Warm up on a side stream, then capture one whole step (forward, backward, fused Adam);
+        # backward writes the gradients that zero_grad(set_to_none) released, inside the graph's pool.
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(3):
+                step()
+        torch.cuda.current_stream().wait_stream(side)
+        warmup += 3
+        graph = torch.cuda.CUDAGraph()
+        optimizer.zero_grad(set_to_none=True)
+        with torch.cuda.graph(graph):
+            static_loss = loss_fn(model(x), x)
+            static_loss.backward()
+            optimizer.step()
+
+        def step():  # noqa: F811: the graphed step replaces the eager one
+            graph.replay()
+            return static_loss
+
+        compiled = "CUDA graph"
     times = []
     if cuda:
         events = [torch.cuda.Event(enable_timing=True) for _ in range(steps + 1)]
@@ -184,6 +212,8 @@ def main():
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--compile", action="store_true", help="torch.compile the PyTorch model")
+    parser.add_argument("--modes", default="eager",
+                        help="PyTorch runs to compare with, comma list of eager, compile, graph (CUDA only)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=3, help="alternating runs per side; the best counts")
     parser.add_argument("--json", help="write the results here")
@@ -204,8 +234,14 @@ def main():
         torch.__version__, device, torch.get_num_threads(), ", ".join(loaded_blas())))
     if device == "cuda":
         print("GPU: %s" % torch.cuda.get_device_name(0))
+    modes = args.modes.split(",")
+    if args.compile and "compile" not in modes:
+        modes = ["compile" if m == "eager" else m for m in modes]
+    for m in modes:
+        if m not in ("eager", "compile", "graph") or (m == "graph" and device != "cuda"):
+            sys.exit("compare_pytorch.py: --modes %s: each must be eager, compile or graph (graph on cuda only)" % args.modes)
     rows = []
-    for name in args.shapes.split(","):
+    for name, mode in [(n, m) for n in args.shapes.split(",") for m in modes]:
         layers, batch = SHAPES[name]
         # cuae's CUDA profile trains its `steps` twice (graph replay, then the eager phase breakdown);
         # PyTorch trains as many steps in total so the losses compare at the same step count.
@@ -215,7 +251,7 @@ def main():
             run = run_cuae(cuae, args.device, layers, batch, args.steps, args.warmup, args.threads)
             ours = run if ours is None or run["samples_per_s"] > ours["samples_per_s"] else ours
             run = run_torch(torch, device, layers, batch, args.steps, run["steps_trained"] - args.steps,
-                            args.compile, args.seed)
+                            mode, args.seed)
             theirs = run if theirs is None or run["samples_per_s"] > theirs["samples_per_s"] else theirs
         ratio = ours["samples_per_s"] / theirs["samples_per_s"]
         target = TARGETS.get((device, name))
@@ -225,16 +261,16 @@ def main():
         print("pytorch: Adam %s, %s, BCEWithLogitsLoss" % (theirs["adam"], theirs["mode"]))
 
     print()
-    header = "%-8s %-22s %6s | %14s %14s | %6s %7s | %10s %10s %6s" % (
-        "shape", "layers", "batch", "cuae samples/s", "torch samples/s", "ratio", "target", "cuae loss",
+    header = "%-8s %-10s %-22s %6s | %14s %14s | %6s %7s | %10s %10s %6s" % (
+        "shape", "torch", "layers", "batch", "cuae samples/s", "torch samples/s", "ratio", "target", "cuae loss",
         "torch loss", "steps")
     print(header)
     print("-" * len(header))
     for r in rows:
         widths = r["layers"] + list(reversed(r["layers"][:-1]))
         target = "%.1fx" % r["target"] if r["target"] else "-"
-        print("%-8s %-22s %6d | %14.0f %15.0f | %5.2fx %7s | %10.4f %10.4f %6d" % (
-            r["shape"], "-".join(map(str, widths)), r["batch"], r["cuae"]["samples_per_s"],
+        print("%-8s %-10s %-22s %6d | %14.0f %15.0f | %5.2fx %7s | %10.4f %10.4f %6d" % (
+            r["shape"], r["torch"]["mode"], "-".join(map(str, widths)), r["batch"], r["cuae"]["samples_per_s"],
             r["torch"]["samples_per_s"], r["ratio"], target, r["cuae"]["loss"], r["torch"]["loss"],
             r["torch"]["steps_trained"]))
     if args.json:

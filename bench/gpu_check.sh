@@ -219,7 +219,7 @@ stage_pytorch() {
     return 77
   fi
   timeout "$limit" env -u LD_LIBRARY_PATH python3 bench/compare_pytorch.py --cuae "$scratch/cuae" --device cuda \
-    --shapes classic,wide --steps 200 --json "$out/compare-pytorch.json" >> "$out/pytorch.log" 2>&1
+    --shapes classic,wide --modes eager,graph --steps 200 --json "$out/compare-pytorch.json" >> "$out/pytorch.log" 2>&1
   local rc=$?
   detail="$(head -n 1 "$out/pytorch.log"); $(tail -n 4 "$out/pytorch.log" | tr '\n' ';')"
   return $((rc == 0 ? 0 : 1))
