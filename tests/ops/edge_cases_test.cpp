@@ -24,12 +24,7 @@
 #include "support/reference.h"
 #include "support/tolerances.h"
 
-#ifndef CUAE_KERNEL_SUITE_PREFIX
-#error "define CUAE_KERNEL_SUITE_PREFIX (EmulatedKernels or GpuKernels)"
-#endif
-#define CUAE_EDGE_CAT_(a, b) a##b
-#define CUAE_EDGE_CAT(a, b) CUAE_EDGE_CAT_(a, b)
-#define EDGE_SUITE(name) CUAE_EDGE_CAT(CUAE_KERNEL_SUITE_PREFIX, name)
+#include "support/kernel_suite.h"
 
 namespace {
 
@@ -61,12 +56,12 @@ std::vector<float> valid_part(const DeviceArray<float>& a, size_t valid, const s
 
 // ---- gather_rows: nothing is written past a row or past the batch ---------------------------------
 
-using EDGE_SUITE(GatherBounds) = cuae::test::DeviceTest;
+using KERNEL_SUITE(GatherBounds) = cuae::test::DeviceTest;
 
 // Each row of the output buffer is followed by canary columns (the output is gathered with a row
 // stride of `cols` into a buffer holding rows · cols floats and then the canaries), and the canaries
 // after the last row catch a store one column past it, the one no later block overwrites.
-TEST_F(EDGE_SUITE(GatherBounds), WritesNothingPastTheLastColumnOrRow) {
+TEST_F(KERNEL_SUITE(GatherBounds), WritesNothingPastTheLastColumnOrRow) {
   constexpr int64_t kDataRows = 41;
   for (const int cols : {8, 7, 1})  // float4 path; scalar path; one column
     for (const bool shuffle : {false, true})
@@ -95,11 +90,11 @@ TEST_F(EDGE_SUITE(GatherBounds), WritesNothingPastTheLastColumnOrRow) {
 
 // ---- float4 tails: count % 4 = 1, 2, 3 -------------------------------------------------------------
 
-using EDGE_SUITE(VectorTails) = cuae::test::DeviceTest;
+using KERNEL_SUITE(VectorTails) = cuae::test::DeviceTest;
 
 constexpr size_t kTailCounts[] = {1, 2, 3, 257, 258, 259, 1029, 1030, 1031};
 
-TEST_F(EDGE_SUITE(VectorTails), ActivationBackwardWritesNothingPastCount) {
+TEST_F(KERNEL_SUITE(VectorTails), ActivationBackwardWritesNothingPastCount) {
   for (const size_t count : kTailCounts)
     for (const Activation act : {Activation::relu, Activation::gelu}) {  // from y; from pre
       SCOPED_TRACE("count=" + std::to_string(count) + " act=" + ref::act_name(act));
@@ -124,7 +119,7 @@ TEST_F(EDGE_SUITE(VectorTails), ActivationBackwardWritesNothingPastCount) {
     }
 }
 
-TEST_F(EDGE_SUITE(VectorTails), AdamAndSgdWriteNothingPastCount) {
+TEST_F(KERNEL_SUITE(VectorTails), AdamAndSgdWriteNothingPastCount) {
   for (const size_t count : kTailCounts) {
     SCOPED_TRACE("count=" + std::to_string(count));
     const auto p0 = ref::random_floats(count, 221);
@@ -160,9 +155,9 @@ TEST_F(EDGE_SUITE(VectorTails), AdamAndSgdWriteNothingPastCount) {
 
 // ---- bias_grad: row counts that the chunks do not divide ------------------------------------------
 
-using EDGE_SUITE(BiasGradChunks) = cuae::test::DeviceTest;
+using KERNEL_SUITE(BiasGradChunks) = cuae::test::DeviceTest;
 
-TEST_F(EDGE_SUITE(BiasGradChunks), SumsEveryRowWhenChunksDoNotDivideM) {
+TEST_F(KERNEL_SUITE(BiasGradChunks), SumsEveryRowWhenChunksDoNotDivideM) {
   // 257: 2 chunks of 129 and 128 rows; 1001: 4 chunks, 251 + 3 · 250; 33000: the 128-chunk cap.
   for (const auto& [m, n] : {std::pair<int64_t, int>{257, 5}, {1001, 33}, {33000, 3}}) {
     SCOPED_TRACE("m=" + std::to_string(m) + " n=" + std::to_string(n) +
@@ -184,7 +179,7 @@ TEST_F(EDGE_SUITE(BiasGradChunks), SumsEveryRowWhenChunksDoNotDivideM) {
 
 // ---- loss: saturated logits and many partials -------------------------------------------------------
 
-using EDGE_SUITE(LossEdges) = cuae::test::DeviceTest;
+using KERNEL_SUITE(LossEdges) = cuae::test::DeviceTest;
 
 struct LossResult {
   double loss;
@@ -209,7 +204,7 @@ LossResult run_loss(const std::vector<float>& z, const std::vector<float>& x) {
 // Saturated logits |z| in [20, 80] with the target on the logit's side: the loss of each element is
 // log1p(e^-|z|) ≈ e^-|z| (1e-35 to 2e-9), which log(1 + e) rounds to 0 in FP32. The exact reference
 // is in double; the tolerance is the loss-sum one.
-TEST_F(EDGE_SUITE(LossEdges), BceOfSaturatedLogitsMatchesTheExactLoss) {
+TEST_F(KERNEL_SUITE(LossEdges), BceOfSaturatedLogitsMatchesTheExactLoss) {
   constexpr size_t kCount = 1037;
   const auto magnitude = ref::random_floats(kCount, 241, 20, 80);
   std::vector<float> z(kCount), x(kCount);
@@ -234,7 +229,7 @@ TEST_F(EDGE_SUITE(LossEdges), BceOfSaturatedLogitsMatchesTheExactLoss) {
 
 // loss_finalize sums the block partials with 256 threads in a fixed order: 293 partials make some
 // threads add two, 1024 (the cap, from 1.1 M elements) make every thread loop four times.
-TEST_F(EDGE_SUITE(LossEdges), FinalizeSumsMoreThan128Partials) {
+TEST_F(KERNEL_SUITE(LossEdges), FinalizeSumsMoreThan128Partials) {
   for (const size_t count : {size_t{140001}, size_t{300001}, size_t{1100003}}) {
     SCOPED_TRACE("count=" + std::to_string(count) +
                  " partials=" + std::to_string(k::loss_partials_size(static_cast<int64_t>(count))));
@@ -253,7 +248,7 @@ TEST_F(EDGE_SUITE(LossEdges), FinalizeSumsMoreThan128Partials) {
 // Golden values computed from kernels/common/random.cuh as of issue 12 (4-round Feistel network over
 // Philox-4x32-10). Changing them breaks exact resume of checkpoints written by earlier versions: a
 // deliberate change must come with a checkpoint format bump, not with new numbers pasted here.
-TEST(EDGE_SUITE(ShuffleGolden), EpochShuffleKeyIsPinned) {
+TEST(KERNEL_SUITE(ShuffleGolden), EpochShuffleKeyIsPinned) {
   struct Golden {
     uint64_t seed;
     int64_t epoch;
@@ -268,7 +263,7 @@ TEST(EDGE_SUITE(ShuffleGolden), EpochShuffleKeyIsPinned) {
     EXPECT_EQ(cuae::rng::epoch_shuffle_key(g.seed, g.epoch), g.key) << "seed " << g.seed << " epoch " << g.epoch;
 }
 
-TEST(EDGE_SUITE(ShuffleGolden), PermuteIndexIsPinned) {
+TEST(KERNEL_SUITE(ShuffleGolden), PermuteIndexIsPinned) {
   struct Golden {
     uint64_t n, key;
     std::vector<uint64_t> first;  // permute_index(0 .. size-1, n, key)

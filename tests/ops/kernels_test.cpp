@@ -23,12 +23,7 @@
 #include "support/reference.h"
 #include "support/tolerances.h"
 
-#ifndef CUAE_KERNEL_SUITE_PREFIX
-#error "define CUAE_KERNEL_SUITE_PREFIX (EmulatedKernels or GpuKernels)"
-#endif
-#define CUAE_KERNEL_CAT_(a, b) a##b
-#define CUAE_KERNEL_CAT(a, b) CUAE_KERNEL_CAT_(a, b)
-#define KERNEL_SUITE(name) CUAE_KERNEL_CAT(CUAE_KERNEL_SUITE_PREFIX, name)
+#include "support/kernel_suite.h"
 
 namespace {
 
