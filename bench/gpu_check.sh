@@ -56,6 +56,7 @@ if ! env LD_LIBRARY_PATH="$bundle_path" "$bundle/bin/cuae" --version > /dev/null
   bundle_path="$bundle/lib/fallback:$bundle_path"
 fi
 bundled() { env LD_LIBRARY_PATH="$bundle_path" "$@"; }
+bundled_within() { local seconds=$1; shift; timeout "$seconds" env LD_LIBRARY_PATH="$bundle_path" "$@"; }
 # compare_pytorch.py runs `cuae` itself: give it a wrapper carrying the bundle's environment.
 printf '#!/bin/sh\nexec env LD_LIBRARY_PATH="%s" "%s" "$@"\n' "$bundle_path" "$bundle/bin/cuae" > "$scratch/cuae"
 chmod +x "$scratch/cuae"
@@ -125,13 +126,13 @@ gtest_counts() { grep -E '^\[  (PASSED|FAILED|SKIPPED) *\] [0-9]+ tests?' "$1" |
 run_gtest() {  # LOGNAME SECONDS BINARY ARGS...
   local name=$1 seconds=$2 exe=$3 rc
   shift 3
-  timeout "$seconds" bash -c 'LD_LIBRARY_PATH="$0" exec "$@"' "$bundle_path" "$exe" "$@" \
+  bundled_within "$seconds" "$exe" "$@" \
     --gtest_output="xml:$out/$name.xml" > "$out/$name.log" 2>&1
   rc=$?
   detail="$detail$name: rc=$rc $(gtest_counts "$out/$name.log"); "
   log="$log$name.log "
   if [ $rc -ne 0 ]; then
-    timeout "$seconds" bash -c 'LD_LIBRARY_PATH="$0" CUDA_LAUNCH_BLOCKING=1 exec "$@"' "$bundle_path" "$exe" "$@" \
+    bundled_within "$seconds" env CUDA_LAUNCH_BLOCKING=1 "$exe" "$@" \
       > "$out/$name.blocking.log" 2>&1
     detail="$detail(rerun with CUDA_LAUNCH_BLOCKING=1: $(grep -m1 -E 'FAILED|error|fault' "$out/$name.blocking.log" | head -c 300)); "
     log="$log$name.blocking.log "
@@ -163,7 +164,7 @@ stage_machine() {
 stage_primitives() {
   if [ ! -x "$bundle/bin/cuae_primitive_selftest" ]; then detail="not in this bundle"; return 77; fi
   log="primitives.log primitives.json"
-  timeout "$limit" bash -c 'LD_LIBRARY_PATH="$0" exec "$@"' "$bundle_path" "$bundle/bin/cuae_primitive_selftest" \
+  bundled_within "$limit" "$bundle/bin/cuae_primitive_selftest" \
     "$out/primitives.json" > "$out/primitives.log" 2>&1
   local rc=$?
   detail="$(tail -n 3 "$out/primitives.log" | tr '\n' ' ')"
@@ -180,7 +181,7 @@ stage_kernels() {
   local filter='*ZeroRows*:*Loss.BceMatches*:*BiasGrad.Matches*:*ActivationBackward.Matches*:*Gather.Copies*:*BiasActMatches*:*Adam*'
   for tool in memcheck racecheck synccheck initcheck; do
     [ $((kBudgetSeconds - SECONDS)) -gt 60 ] || { detail="${detail}$tool: not run, out of time; "; continue; }
-    timeout 40 bash -c 'LD_LIBRARY_PATH="$0" exec "$@"' "$bundle_path" "$sanitizer" --tool "$tool" --error-exitcode 9 \
+    bundled_within 40 "$sanitizer" --tool "$tool" --error-exitcode 9 \
       "$exe" --gtest_filter="$filter" > "$out/sanitizer-$tool.log" 2>&1
     local rc=$?
     [ $rc -ne 0 ] && status=1
@@ -201,7 +202,7 @@ stage_bench() {
   local status=0 shape name layers batch steps extra
   for shape in "classic 784,64 256 300" "wide 1024,1024 4096 100" "wide-tf32 1024,1024 4096 100 --allow-tf32"; do
     read -r name layers batch steps extra <<< "$shape"
-    timeout $((limit / 3)) bash -c 'LD_LIBRARY_PATH="$0" exec "$@"' "$bundle_path" "$bundle/bin/cuae" bench --device cuda \
+    bundled_within $((limit / 3)) "$bundle/bin/cuae" bench --device cuda \
       --layers "$layers" --batch "$batch" --steps "$steps" --warmup 20 --forward all ${extra:-} \
       --json "$out/bench-$name.json" > "$out/bench-$name.log" 2>&1 || status=1
     local figures
@@ -230,7 +231,7 @@ stage_gbench() {
     [ -x "$exe" ] || continue
     base=$(basename "$exe")
     [ $((kBudgetSeconds - SECONDS)) -gt 30 ] || { detail="$detail$base: not run, out of time; "; continue; }
-    timeout $((limit / 2)) bash -c 'LD_LIBRARY_PATH="$0" exec "$@"' "$bundle_path" "$exe" --benchmark_min_time=0.05 \
+    bundled_within $((limit / 2)) "$exe" --benchmark_min_time=0.05 \
       --benchmark_out="$out/$base.json" --benchmark_out_format=json > "$out/$base.log" 2>&1 || status=1
     detail="$detail$base: $(grep -c '^BM_\|^[A-Za-z].*/' "$out/$base.log") lines; "
     log="$log$base.log "

@@ -104,15 +104,22 @@ cudaError_t record(cudaError_t error) {
   return error;
 }
 
+// [pointer, pointer + bytes) lies inside one of `allocations` (start address -> size). Caller locks.
+template <typename Allocations>
+bool inside_one(const Allocations& allocations, const void* pointer, size_t bytes) {
+  const auto* p = static_cast<const std::byte*>(pointer);
+  auto it = allocations.upper_bound(static_cast<typename Allocations::key_type>(pointer));
+  if (it == allocations.begin()) return false;
+  --it;
+  const auto* start = static_cast<const std::byte*>(it->first);
+  return p >= start && p + bytes <= start + it->second;
+}
+
 // [pointer, pointer + bytes) lies inside one live device allocation.
 bool is_device_range(const void* pointer, size_t bytes) {
-  const auto* p = static_cast<const std::byte*>(pointer);
   State& s = state();
   std::lock_guard lock(s.mutex);
-  auto it = s.device.upper_bound(p);
-  if (it == s.device.begin()) return false;
-  --it;
-  return p >= it->first && p + bytes <= it->first + it->second;
+  return inside_one(s.device, pointer, bytes);
 }
 
 CUgraph_st* blocking_capture() {
@@ -201,14 +208,9 @@ bool async_mode() {
 
 // [pointer, pointer + bytes) lies inside one cudaMallocHost allocation.
 bool is_pinned(const void* pointer, size_t bytes) {
-  const auto* p = static_cast<const std::byte*>(pointer);
   State& s = state();
   std::lock_guard lock(s.mutex);
-  auto it = s.pinned.upper_bound(pointer);
-  if (it == s.pinned.begin()) return false;
-  --it;
-  const auto* start = static_cast<const std::byte*>(it->first);
-  return p >= start && p + bytes <= start + it->second;
+  return inside_one(s.pinned, pointer, bytes);
 }
 
 // Runs `op` now, or records it when `stream` captures, or queues it in asynchronous mode.

@@ -109,10 +109,11 @@ void add_reconstruct_command(CLI::App& app) {
     if (o->out.ends_with(".png")) {
       const Dataset first = m.data.slice(0, std::min(grid->count, m.data.rows()));
       const Dataset input = noisy ? corrupted(first, corruption, m.model) : first;
-      std::vector<Matrix> shown;
-      if (noisy) shown.push_back(input.to_matrix());
+      std::vector<Matrix> shown;  // top to bottom in each group of rows
+      if (noisy) shown.push_back(input.to_matrix());  // corrupted, restored, original
+      if (!noisy) shown.push_back(first.to_matrix());  // original, reconstruction
       shown.push_back(m.model.reconstruct(input));
-      if (noisy) shown.push_back(first.to_matrix()); else shown.insert(shown.begin(), first.to_matrix());
+      if (noisy) shown.push_back(first.to_matrix());
       write_grid(o->out, shown, *grid);
       std::printf("wrote %s (%lld images in rows of %lld: %s)\n", o->out.c_str(), static_cast<long long>(first.rows()),
                   static_cast<long long>(std::min(grid->columns, first.rows())),
